@@ -1,0 +1,177 @@
+"""The pure batching core: one partition's pending events and its outcome ledger.
+
+No I/O, no anyio, no AMQP: sizes are numbers, time is the ``now`` the caller passes.
+
+- :class:`PartitionQueue` holds the events a partition's batcher has received but not
+  yet handed to a sender, and cuts them, in order, into batches no larger than the
+  hub's maximum message size. It says when a batch is *due*: it is full, its first event
+  has waited ``max_wait`` seconds, or a flush covers it.
+- :class:`OutcomeLedger` numbers a partition's accepted events and records which have
+  an outcome. Batches are cut as prefixes of the queue, so every batch, every cleared
+  set and every resolution is a contiguous range of sequence numbers; the ledger keeps
+  the lowest unresolved one, which is what a flush waits for.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ._encoding import BATCH_ENVELOPE_SIZE
+from ._events import QueuedEvent
+
+__all__ = ["Batch", "OutcomeLedger", "PartitionQueue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events cut from one partition's queue: sequence numbers ``first_seq`` to ``end_seq - 1``."""
+
+    events: tuple[QueuedEvent, ...]
+    size_in_bytes: int
+
+    @property
+    def first_seq(self) -> int:
+        return self.events[0].seq
+
+    @property
+    def end_seq(self) -> int:
+        return self.events[-1].seq + 1
+
+
+class PartitionQueue:
+    """The pending events of one partition, cut greedily into batches.
+
+    :param max_batch_size: the hub's maximum message size, in bytes.
+    :param max_wait: seconds a partial batch may wait after its first event, or ``None``
+        to wait until it is full or flushed.
+    """
+
+    __slots__ = ("_head_count", "_head_size", "_pending", "max_batch_size", "max_wait")
+
+    def __init__(self, max_batch_size: int, max_wait: float | None) -> None:
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait
+        self._pending: deque[QueuedEvent] = deque()
+        # the head batch: the longest prefix of _pending that fits in one batch
+        self._head_count = 0
+        self._head_size = BATCH_ENVELOPE_SIZE
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def fits_alone(self, event: QueuedEvent) -> bool:
+        """Whether *event* fits in a batch of its own (else it can never be sent)."""
+        return BATCH_ENVELOPE_SIZE + event.size <= self.max_batch_size
+
+    def add(self, event: QueuedEvent, now: float) -> None:
+        """Append an accepted event that arrived at *now*."""
+        event.arrived = now
+        pending = self._pending
+        if self._head_count == len(pending) and self._head_size + event.size <= self.max_batch_size:
+            self._head_count += 1
+            self._head_size += event.size
+        pending.append(event)
+
+    def extend(self, events: Iterable[QueuedEvent], now: float) -> None:
+        """Append several events that arrived at *now*."""
+        for event in events:
+            self.add(event, now)
+
+    @property
+    def is_full(self) -> bool:
+        """Whether the head batch is sealed: the next event does not fit in it."""
+        return self._head_count < len(self._pending)
+
+    def deadline(self) -> float | None:
+        """When the head batch is due by age, or ``None`` (empty, or no ``max_wait``)."""
+        if not self._pending or self.max_wait is None:
+            return None
+        return self._pending[0].arrived + self.max_wait
+
+    def is_due(self, now: float, flush_until: int) -> bool:
+        """Whether the head batch should be sent now.
+
+        :param flush_until: events with a sequence number below this are being flushed.
+        """
+        if not self._pending:
+            return False
+        if self.is_full or self._pending[0].seq < flush_until:
+            return True
+        deadline = self.deadline()
+        return deadline is not None and now >= deadline
+
+    def take(self) -> Batch:
+        """Remove and return the head batch.
+
+        :raises IndexError: if the queue is empty.
+        """
+        if not self._pending:
+            raise IndexError("take() from an empty PartitionQueue")
+        pending = self._pending
+        events = tuple(pending.popleft() for _ in range(self._head_count))
+        batch = Batch(events, self._head_size)
+        count, size = 0, BATCH_ENVELOPE_SIZE
+        for event in pending:
+            if size + event.size > self.max_batch_size:
+                break
+            size += event.size
+            count += 1
+        self._head_count, self._head_size = count, size
+        return batch
+
+    def drop_all(self) -> tuple[QueuedEvent, ...]:
+        """Remove and return every pending event, in order."""
+        dropped = tuple(self._pending)
+        self._pending.clear()
+        self._head_count, self._head_size = 0, BATCH_ENVELOPE_SIZE
+        return dropped
+
+
+class OutcomeLedger:
+    """Sequence numbers of one partition's accepted events, and which have an outcome."""
+
+    __slots__ = ("_resolved_above", "accepted", "resolved", "resolved_below")
+
+    def __init__(self) -> None:
+        #: the next sequence number to hand out (= how many events were accepted)
+        self.accepted = 0
+        #: every event below this sequence number has its outcome
+        self.resolved_below = 0
+        #: how many events have an outcome
+        self.resolved = 0
+        self._resolved_above: dict[int, int] = {}
+
+    @property
+    def outstanding(self) -> int:
+        """Events accepted and still without an outcome (queued or in flight)."""
+        return self.accepted - self.resolved
+
+    def accept(self) -> int:
+        """Number a newly accepted event."""
+        seq = self.accepted
+        self.accepted = seq + 1
+        return seq
+
+    def resolve(self, first_seq: int, end_seq: int) -> None:
+        """Record outcomes for sequence numbers ``first_seq`` to ``end_seq - 1``.
+
+        :raises ValueError: if the range is empty, not yet accepted, or already resolved.
+        """
+        if not (self.resolved_below <= first_seq < end_seq <= self.accepted):
+            raise ValueError(
+                f"cannot resolve [{first_seq}, {end_seq}): accepted {self.accepted}, "
+                f"resolved below {self.resolved_below}"
+            )
+        if first_seq in self._resolved_above:
+            raise ValueError(f"sequence number {first_seq} already has an outcome")
+        self.resolved += end_seq - first_seq
+        if first_seq != self.resolved_below:
+            self._resolved_above[first_seq] = end_seq
+            return
+        below = end_seq
+        above = self._resolved_above
+        while below in above:
+            below = above.pop(below)
+        self.resolved_below = below

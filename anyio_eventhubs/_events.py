@@ -1,0 +1,137 @@
+"""What an accepted event looks like inside the producer, and the handler arguments.
+
+An accepted event is encoded once, here, when it is accepted (a fast path for ``bytes``
+and ``str`` bodies; azure-eventhub's encoder for :class:`~azure.eventhub.EventData`).
+Handlers see the events exactly as they were queued: the same ``EventData``, ``bytes``
+or ``str`` objects, in queue order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
+
+from azure.eventhub import EventData
+
+from ._azure_internals import encode_event_data
+from ._encoding import batch_entry_size, encode_body
+
+__all__ = [
+    "Event",
+    "PublishFailedEventArgs",
+    "PublishSucceededEventArgs",
+    "QueuedEvent",
+    "encode_event",
+]
+
+#: What ``queue_for_send`` accepts: an ``EventData`` or a body given as ``bytes`` or ``str``.
+Event: TypeAlias = "EventData | bytes | str"
+
+
+class QueuedEvent:
+    """An accepted event: the original object, its encoding and its place in the queue."""
+
+    __slots__ = ("arrived", "encoded", "event", "seq", "size")
+
+    def __init__(self, event: Event, encoded: bytes, seq: int = 0) -> None:
+        self.event = event
+        self.encoded = encoded
+        #: what the event adds to a batch, in bytes
+        self.size = batch_entry_size(len(encoded))
+        #: acceptance order within its partition
+        self.seq = seq
+        #: when its batcher first saw it (the batch deadline counts from here)
+        self.arrived = 0.0
+
+    def __repr__(self) -> str:
+        return f"<QueuedEvent seq={self.seq} size={self.size}>"
+
+
+def encode_event(event: object, partition_key: str | None) -> bytes:
+    """Encode *event* as one AMQP message.
+
+    :raises TypeError: if *event* is not ``EventData``, ``bytes`` or ``str``.
+    """
+    if isinstance(event, bytes):
+        return encode_body(event, partition_key)
+    if isinstance(event, str):
+        return encode_body(event.encode("utf-8"), partition_key)
+    if isinstance(event, EventData):
+        return encode_event_data(event, partition_key)
+    if isinstance(event, (bytearray, memoryview)):
+        raise TypeError(
+            f"event must be EventData, bytes or str, got {type(event).__name__} "
+            "(convert it with bytes() first: the producer keeps a reference until it is sent)"
+        )
+    raise TypeError(f"event must be EventData, bytes or str, got {type(event).__name__}")
+
+
+class PublishSucceededEventArgs:
+    """What ``on_publish_succeeded`` receives: a batch the service accepted.
+
+    :ivar events: the events of the batch, as they were queued, in queue order.
+    :ivar partition_id: the partition they were published to.
+    """
+
+    __slots__ = ("events", "partition_id")
+
+    def __init__(self, events: Sequence[Event], partition_id: str) -> None:
+        self.events = events
+        self.partition_id = partition_id
+
+    def __repr__(self) -> str:
+        return (
+            f"PublishSucceededEventArgs(events=<{len(self.events)} events>, "
+            f"partition_id={self.partition_id!r})"
+        )
+
+
+class PublishFailedEventArgs:
+    """What ``on_publish_failed`` receives: a batch the producer gave up on.
+
+    :ivar events: the events of the batch, as they were queued, in queue order.
+    :ivar partition_id: the partition they were for.
+    :ivar exception: why they were not published (the last attempt's error, or an
+        :class:`~anyio_eventhubs.EventClearedError`).
+    """
+
+    __slots__ = ("_resend", "events", "exception", "partition_id")
+
+    def __init__(
+        self,
+        events: Sequence[Event],
+        partition_id: str,
+        exception: BaseException,
+        *,
+        _resend: Callable[[], None] | None = None,
+    ) -> None:
+        self.events = events
+        self.partition_id = partition_id
+        self.exception = exception
+        self._resend = _resend
+
+    def force_resend(self) -> None:
+        """Publish this batch again, in the background, with a fresh retry budget.
+
+        Call it from within the ``on_publish_failed`` handler. The events are then not
+        failed after all: they keep their place in the queue count and get one more
+        outcome (success, or another failure report). While ordering is on
+        (``max_concurrent_sends_per_partition=1``) the batch goes ahead of later batches
+        of its partition.
+
+        :raises RuntimeError: if called after the handler returned, twice, or on events
+            that cannot be resent (cleared events, or arguments made by hand).
+        """
+        if self._resend is None:
+            raise RuntimeError(
+                "force_resend() can only be called once, from within the on_publish_failed "
+                "handler, for events the producer failed to publish (not cleared ones)"
+            )
+        resend, self._resend = self._resend, None
+        resend()
+
+    def __repr__(self) -> str:
+        return (
+            f"PublishFailedEventArgs(events=<{len(self.events)} events>, "
+            f"partition_id={self.partition_id!r}, exception={self.exception!r})"
+        )

@@ -1,0 +1,177 @@
+"""The exceptions of anyio-eventhubs: one tree, one base class.
+
+::
+
+    EventHubsError
+    ├── ProducerClosedError           the producer is closed (or closing)
+    ├── EventTooLargeError            (also a ValueError) an event can never fit a batch
+    ├── PublishError                  a batch failed and no on_publish_failed handler took it
+    ├── EventClearedError             clear() or a late close dropped the events
+    └── TransportError                the service or the connection said no; is_transient
+        ├── ConnectError              could not open a connection or link (transient)
+        ├── ConnectionLostError       the connection or link went away (transient)
+        ├── OperationTimeoutError     an attempt exceeded try_timeout (transient)
+        ├── ServerBusyError           com.microsoft:server-busy (transient)
+        ├── ThrottledError            amqp:resource-limit-exceeded (transient)
+        ├── InternalServerError       amqp:internal-error (transient)
+        ├── AuthenticationError       the credential was refused (not transient)
+        ├── NotFoundError             unknown hub or partition (not transient)
+        └── MessageTooLargeError      the service refused the size (not transient)
+
+Transports map what their client raises to these classes at their boundary, most
+specific first, always ``raise ... from exc``. The retry policy looks only at
+``is_transient``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "ConnectError",
+    "ConnectionLostError",
+    "EventClearedError",
+    "EventHubsError",
+    "EventTooLargeError",
+    "InternalServerError",
+    "MessageTooLargeError",
+    "NotFoundError",
+    "OperationTimeoutError",
+    "ProducerClosedError",
+    "PublishError",
+    "ServerBusyError",
+    "ThrottledError",
+    "TransportError",
+]
+
+
+class EventHubsError(Exception):
+    """Base class of every exception raised by anyio-eventhubs."""
+
+
+class ProducerClosedError(EventHubsError):
+    """The producer is closed, or closing, and accepts no more events."""
+
+
+class EventTooLargeError(EventHubsError, ValueError):
+    """An event is larger than the largest batch the hub accepts.
+
+    :ivar size: the event's encoded size in bytes (including its batch wrapping).
+    :ivar max_size: the hub's maximum message size in bytes.
+    """
+
+    def __init__(self, size: int, max_size: int) -> None:
+        super().__init__(
+            f"the event is {size} bytes once encoded, larger than the hub's maximum "
+            f"message size of {max_size} bytes"
+        )
+        self.size = size
+        self.max_size = max_size
+
+
+class PublishError(EventHubsError):
+    """A batch could not be published and no ``on_publish_failed`` handler was given.
+
+    Raised from the next :meth:`~anyio_eventhubs.StreamingProducer.flush` or from the exit
+    of the ``async with`` block. Several at once arrive as an ``ExceptionGroup``: catch
+    them with ``except* PublishError``.
+
+    :ivar events: the events of the batch, as they were queued.
+    :ivar partition_id: the partition the batch was for.
+    :ivar __cause__: the exception that made the publish fail.
+    """
+
+    def __init__(self, events: Sequence[Any], partition_id: str, cause: BaseException) -> None:
+        super().__init__(
+            f"{len(events)} event(s) for partition {partition_id!r} were not published: "
+            f"{type(cause).__name__}: {cause}"
+        )
+        self.events = events
+        self.partition_id = partition_id
+        self.__cause__ = cause
+
+
+class EventClearedError(EventHubsError):
+    """The events were dropped unpublished: by ``clear()``, or by a close that ran out of time.
+
+    :ivar may_have_been_published: ``True`` when the events were being sent as the send was
+        cancelled: the service may have stored them.
+    :ivar reason: what dropped them.
+    """
+
+    def __init__(self, *, may_have_been_published: bool, reason: str = "clear() was called") -> None:
+        if may_have_been_published:
+            detail = "their send was cancelled; they may have reached the service"
+        else:
+            detail = "they were dropped before they were sent"
+        super().__init__(f"{reason}: {detail}")
+        self.may_have_been_published = may_have_been_published
+        self.reason = reason
+
+
+class TransportError(EventHubsError):
+    """The service or the connection failed an operation.
+
+    :ivar is_transient: whether trying again may succeed; drives the retry policy.
+    """
+
+    is_transient: bool = False
+
+    def __init__(self, *args: object, is_transient: bool | None = None) -> None:
+        super().__init__(*args)
+        if is_transient is not None:
+            self.is_transient = is_transient
+
+
+class ConnectError(TransportError):
+    """A connection or link could not be opened."""
+
+    is_transient = True
+
+
+class ConnectionLostError(TransportError):
+    """The connection or link went away during an operation."""
+
+    is_transient = True
+
+
+class OperationTimeoutError(TransportError):
+    """An attempt took longer than ``RetryOptions.try_timeout``.
+
+    The service may still have stored what was sent: a retry can duplicate it (unless
+    idempotent retries are on).
+    """
+
+    is_transient = True
+
+
+class ServerBusyError(TransportError):
+    """The service is busy (``com.microsoft:server-busy``)."""
+
+    is_transient = True
+
+
+class ThrottledError(TransportError):
+    """The namespace is throttled (``amqp:resource-limit-exceeded``)."""
+
+    is_transient = True
+
+
+class InternalServerError(TransportError):
+    """The service failed internally (``amqp:internal-error``)."""
+
+    is_transient = True
+
+
+class AuthenticationError(TransportError):
+    """The credential was refused."""
+
+
+class NotFoundError(TransportError):
+    """The Event Hub or partition does not exist."""
+
+
+class MessageTooLargeError(TransportError):
+    """The service refused a message as too large."""

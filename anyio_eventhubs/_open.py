@@ -1,0 +1,172 @@
+"""``open_streaming_producer``: the async context manager that owns every task.
+
+Exception policy of the ``async with`` block
+--------------------------------------------
+
+On the way out, the producer closes: a normal exit flushes (waiting for every outcome);
+an exit by exception or cancellation gives what is queued ``close_timeout`` seconds,
+shielded, to go out, and reports the rest failed with
+:class:`~anyio_eventhubs.EventClearedError`. Then what leaves the block is:
+
+- nothing, if the body succeeded and nothing failed unhandled;
+- the body's exception, unchanged, if it is the only error;
+- a background error (a crashed producer task, or a :class:`~anyio_eventhubs.PublishError`
+  for a failure that no ``on_publish_failed`` handler took), unchanged, if it is the only
+  error;
+- a ``BaseExceptionGroup`` of all of them when there are several (the body's first) —
+  catch with ``except*``;
+- the cancellation, if the body was cancelled: unhandled publish failures are then
+  logged at ERROR on the ``anyio_eventhubs`` logger instead of raised, so that
+  cancellation propagates as it must.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+
+from ._options import FailedHandler, ProducerOptions, SucceededHandler
+from ._producer import StreamingProducer
+from ._reporting import logger
+from ._retry import RetryOptions
+from .transport import Transport
+
+__all__ = ["open_streaming_producer"]
+
+
+def _resolve_transport(
+    transport: object, connection_string: str | None, eventhub_name: str | None, more: dict[str, Any]
+) -> Transport:
+    if transport is not None:
+        if connection_string is not None or more:
+            given = ["connection_string"] if connection_string is not None else []
+            raise ValueError(
+                f"transport= replaces the connection options; do not also give {given + sorted(more)}"
+            )
+        if not isinstance(transport, Transport):
+            raise TypeError(
+                "transport must implement anyio_eventhubs.transport.Transport (a connect() "
+                f"method), got {type(transport).__name__}"
+            )
+        return transport
+    if connection_string is None and not more:
+        raise ValueError(
+            "give a connection string, fully_qualified_namespace= with credential=, "
+            "client=, or transport="
+        )
+    from ._azure import azure_transport  # noqa: PLC0415 - the azure stack loads on demand
+
+    return azure_transport(connection_string, eventhub_name, **more)
+
+
+@asynccontextmanager
+async def open_streaming_producer(
+    connection_string: str | None = None,
+    eventhub_name: str | None = None,
+    *,
+    transport: Transport | None = None,
+    on_publish_succeeded: SucceededHandler | None = None,
+    on_publish_failed: FailedHandler | None = None,
+    max_wait_time: float | None = 1.0,
+    max_queued_events: int = 1500,
+    max_concurrent_sends: int | None = None,
+    max_concurrent_sends_per_partition: int = 1,
+    enable_idempotent_retries: bool = False,
+    retry_options: RetryOptions | None = None,
+    identifier: str | None = None,
+    close_timeout: float = 30.0,
+    **more: Any,
+) -> AsyncIterator[StreamingProducer]:
+    """Open a streaming producer; close it (publishing what is queued) on exit.
+
+    ::
+
+        async with open_streaming_producer(conn_str, "my-hub") as producer:
+            await producer.queue_for_send(b"reading", partition_key="device-7")
+
+    :param connection_string: an Event Hubs connection string (with ``EntityPath`` or
+        with *eventhub_name*).
+    :param eventhub_name: the Event Hub's name.
+    :param transport: what carries batches instead of the real service, e.g. an
+        :class:`~anyio_eventhubs.testing.InMemoryEventHub`.
+    :param on_publish_succeeded: called with :class:`~anyio_eventhubs.PublishSucceededEventArgs`
+        for each published batch; sync or async.
+    :param on_publish_failed: called with :class:`~anyio_eventhubs.PublishFailedEventArgs`
+        once the retry policy gives up on a batch; sync or async. Without it, failures are
+        raised from the next ``flush()`` or the exit as :class:`~anyio_eventhubs.PublishError`.
+    :param max_wait_time: seconds a partial batch waits after its first event before it
+        is sent; ``None`` sends only full batches (and on flush).
+    :param max_queued_events: per partition, events accepted and without an outcome
+        before ``queue_for_send`` waits.
+    :param max_concurrent_sends: batches in flight over all partitions (``None``: no bound
+        beyond the per-partition one).
+    :param max_concurrent_sends_per_partition: batches in flight per partition; with 1
+        (the default), a partition's events are published in queue order.
+    :param enable_idempotent_retries: ask the service to store a retried batch only once
+        (needs a transport that supports idempotent publishing, and ordering on).
+    :param retry_options: the retry policy (:class:`~anyio_eventhubs.RetryOptions`).
+    :param identifier: a name for the producer (default: a random UUID).
+    :param close_timeout: seconds an exit by exception or cancellation keeps publishing.
+    :param more: connection options for the real service (``fully_qualified_namespace``,
+        ``credential``, ``client``, ...).
+    :raises TypeError: for an argument of the wrong type or an unknown option.
+    :raises ValueError: for a bad option value.
+    :raises ~anyio_eventhubs.TransportError: if the hub cannot be reached.
+    """
+    options = ProducerOptions(
+        on_publish_succeeded=on_publish_succeeded,
+        on_publish_failed=on_publish_failed,
+        max_wait_time=max_wait_time,
+        max_queued_events=max_queued_events,
+        max_concurrent_sends=max_concurrent_sends,
+        max_concurrent_sends_per_partition=max_concurrent_sends_per_partition,
+        enable_idempotent_retries=enable_idempotent_retries,
+        retry_options=RetryOptions() if retry_options is None else retry_options,
+        identifier=identifier,
+        close_timeout=close_timeout,
+    )
+    resolved = _resolve_transport(transport, connection_string, eventhub_name, more)
+    if enable_idempotent_retries and not getattr(resolved, "supports_idempotent_publishing", False):
+        raise ValueError(
+            "enable_idempotent_retries=True needs a transport that supports idempotent "
+            f"publishing; {type(resolved).__name__} does not"
+        )
+    cancelled_exc = anyio.get_cancelled_exc_class()
+    body_exc: BaseException | None = None
+    background: list[BaseException] = []
+    producer: StreamingProducer | None = None
+    try:
+        async with resolved.connect() as connection:
+            producer = StreamingProducer(connection, options, identifier or str(uuid.uuid4()))
+            try:
+                async with anyio.create_task_group() as task_group:
+                    producer._start(task_group)
+                    try:
+                        yield producer
+                    except BaseException as exc:
+                        body_exc = exc
+                    await producer._shutdown(graceful=body_exc is None)
+            except BaseExceptionGroup as group:
+                background.extend(group.exceptions)
+    except BaseException as exc:
+        if body_exc is None and producer is None:
+            raise  # the connection could not be opened: nothing else happened
+        background.append(exc)
+    unhandled = producer._reporter.take_unhandled() if producer is not None else []
+    if isinstance(body_exc, cancelled_exc) and not background:
+        for error in unhandled:
+            logger.error("unpublished on cancellation: %s", error, exc_info=error)
+        raise body_exc
+    if background and isinstance(body_exc, cancelled_exc):
+        body_exc = None  # our own task group cancelled the body because a task crashed
+    errors: list[BaseException] = [*([body_exc] if body_exc is not None else []), *background, *unhandled]
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise BaseExceptionGroup(
+            f"{len(errors)} errors leaving the streaming producer", errors
+        )

@@ -1,0 +1,395 @@
+"""The streaming producer: the public face of the shell.
+
+:class:`StreamingProducer` validates, routes and accepts events, and implements
+``flush()``, ``clear()`` and ``aclose()`` over the per-partition state; the batchers and
+senders (``_batcher``, ``_sender``) move the events. ``open_streaming_producer`` (in
+``_open``) owns the task group they run in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anyio
+from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+
+from ._batcher import run_batcher
+from ._events import Event, QueuedEvent, encode_event
+from ._exceptions import EventClearedError, EventTooLargeError, ProducerClosedError, PublishError
+from ._options import ProducerOptions
+from ._partition import InFlightSend, PartitionState
+from ._partitioning import RoundRobin, partition_for_key
+from ._reporting import Reporter, current_handler_producer
+from ._sender import Sender
+from ._statistics import PartitionStatistics, ProducerStatistics
+from .transport import TransportConnection
+
+__all__ = ["StreamingProducer"]
+
+_CLOSE_REASON = "the producer closed before these events could be published"
+#: queue_for_send lets other tasks run at least once every this many accepted events
+_YIELD_EVERY = 64
+
+
+def _raise_errors(errors: list[PublishError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ExceptionGroup(f"{len(errors)} batches failed to publish", errors)
+
+
+class StreamingProducer:
+    """Queues single events and publishes them in batches, per partition, in the background.
+
+    Get one from :func:`~anyio_eventhubs.open_streaming_producer`; it is not constructed
+    directly. Every method must be called from the event loop that opened it.
+    """
+
+    def __init__(self, connection: TransportConnection, options: ProducerOptions, identifier: str) -> None:
+        self._connection = connection
+        self._options = options
+        self._identifier = identifier
+        self._partition_ids = tuple(connection.partition_ids)
+        if not self._partition_ids:
+            raise ValueError(f"Event Hub {connection.eventhub_name!r} reports no partitions")
+        self._max_message_size = connection.max_message_size
+        self._parts = {
+            pid: PartitionState(
+                pid,
+                self._max_message_size,
+                options.max_wait_time,
+                options.max_concurrent_sends_per_partition,
+            )
+            for pid in self._partition_ids
+        }
+        self._round_robin = RoundRobin(self._partition_ids)
+        self._reporter = Reporter(self, options.on_publish_succeeded, options.on_publish_failed)
+        self._global_slots = (
+            None
+            if options.max_concurrent_sends is None
+            else anyio.Semaphore(options.max_concurrent_sends)
+        )
+        self._drop_reason = "clear() was called"
+        self._sender = Sender(
+            connection,
+            options.retry_options,
+            self._reporter,
+            self._release_global_slot,
+            lambda: self._drop_reason,
+        )
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._batcher_scopes: list[anyio.CancelScope] = []
+        self._closed = False
+        self._close_done: anyio.Event | None = None
+        self._since_yield = 0
+
+    # -- lifecycle (driven by open_streaming_producer) ---------------------------------
+
+    def _start(self, task_group: anyio.abc.TaskGroup) -> None:
+        self._task_group = task_group
+        for part in self._parts.values():
+            scope = anyio.CancelScope(shield=True)
+            self._batcher_scopes.append(scope)
+            task_group.start_soon(
+                self._run_batcher, part, scope,
+                name=f"anyio_eventhubs batcher {self._identifier}/{part.id}",
+            )
+
+    async def _run_batcher(self, part: PartitionState, scope: anyio.CancelScope) -> None:
+        with scope:
+            await run_batcher(part, self._global_slots, self._start_send)
+
+    def _start_send(self, part: PartitionState, send: InFlightSend) -> None:
+        assert self._task_group is not None
+        self._task_group.start_soon(self._sender.run, part, send)
+
+    def _release_global_slot(self) -> None:
+        if self._global_slots is not None:
+            self._global_slots.release()
+
+    async def _shutdown(self, *, graceful: bool) -> None:
+        """Close: flush (bounded unless *graceful*), drop the rest, stop the batchers."""
+        if self._close_done is not None:
+            with anyio.CancelScope(shield=True):
+                await self._close_done.wait()
+            return
+        self._close_done = anyio.Event()
+        self._closed = True
+        for part in self._parts.values():
+            part.wake_room_waiters()
+        try:
+            if graceful:
+                await self._flush_all()
+        finally:
+            with anyio.CancelScope(shield=True):
+                with anyio.move_on_after(self._options.close_timeout):
+                    await self._flush_all()
+                if self.total_queued_event_count:
+                    await self._drop(_CLOSE_REASON)
+                for scope in self._batcher_scopes:
+                    scope.cancel()
+                self._close_done.set()
+
+    # -- public properties -------------------------------------------------------------
+
+    @property
+    def identifier(self) -> str:
+        """A name for this producer, for logs and diagnostics."""
+        return self._identifier
+
+    @property
+    def eventhub_name(self) -> str:
+        """The Event Hub this producer publishes to."""
+        return self._connection.eventhub_name
+
+    @property
+    def fully_qualified_namespace(self) -> str:
+        """The namespace's host name."""
+        return self._connection.fully_qualified_namespace
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the producer is closed or closing (it accepts no more events)."""
+        return self._closed
+
+    @property
+    def total_queued_event_count(self) -> int:
+        """Events accepted and still without an outcome, over all partitions.
+
+        This is what ``max_queued_events`` bounds (per partition): an event counts from
+        the moment it is accepted until it is reported published or failed.
+        """
+        return sum(part.ledger.outstanding for part in self._parts.values())
+
+    def get_partition_queued_event_count(self, partition_id: str) -> int:
+        """Events accepted for *partition_id* and still without an outcome.
+
+        :raises ValueError: if the hub has no such partition.
+        """
+        return self._part(partition_id).ledger.outstanding
+
+    async def get_partition_ids(self) -> list[str]:
+        """The hub's partition ids, in the order the service lists them."""
+        await checkpoint()
+        return list(self._partition_ids)
+
+    def statistics(self) -> ProducerStatistics:
+        """A frozen snapshot of the producer's counters."""
+        partitions = {
+            part.id: PartitionStatistics(
+                partition_id=part.id,
+                queued=part.ledger.outstanding - part.in_flight_events,
+                in_flight=part.in_flight_events,
+                published=part.published,
+                failed=part.failed,
+                batches_published=part.batches_published,
+                batches_failed=part.batches_failed,
+            )
+            for part in self._parts.values()
+        }
+        stats = partitions.values()
+        return ProducerStatistics(
+            queued=sum(p.queued for p in stats),
+            in_flight=sum(p.in_flight for p in stats),
+            published=sum(p.published for p in stats),
+            failed=sum(p.failed for p in stats),
+            batches_published=sum(p.batches_published for p in stats),
+            batches_failed=sum(p.batches_failed for p in stats),
+            partitions=partitions,
+        )
+
+    def __repr__(self) -> str:
+        stats = self.statistics()
+        return (
+            f"<StreamingProducer identifier={self._identifier!r} "
+            f"eventhub={self.eventhub_name!r} partitions={len(self._partition_ids)} "
+            f"queued={stats.queued} in_flight={stats.in_flight} published={stats.published} "
+            f"failed={stats.failed} closed={self._closed}>"
+        )
+
+    # -- queueing ----------------------------------------------------------------------
+
+    def _part(self, partition_id: str) -> PartitionState:
+        if not isinstance(partition_id, str):
+            raise TypeError(f"partition_id must be a str, got {type(partition_id).__name__}")
+        try:
+            return self._parts[partition_id]
+        except KeyError:
+            raise ValueError(
+                f"Event Hub {self.eventhub_name!r} has no partition {partition_id!r}; "
+                f"its partition ids are {list(self._partition_ids)}"
+            ) from None
+
+    def _prepare(
+        self, event: Event, partition_id: str | None, partition_key: str | None
+    ) -> tuple[PartitionState, QueuedEvent]:
+        if self._closed:
+            raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
+        if partition_key is not None:
+            if partition_id is not None:
+                raise ValueError(
+                    "give partition_id or partition_key, not both "
+                    f"(got partition_id={partition_id!r}, partition_key={partition_key!r})"
+                )
+            if not isinstance(partition_key, str):
+                raise TypeError(f"partition_key must be a str, got {type(partition_key).__name__}")
+            if not partition_key:
+                raise ValueError("partition_key must not be empty (use None for round robin)")
+            part = self._parts[partition_for_key(partition_key, self._partition_ids)]
+        elif partition_id is not None:
+            part = self._part(partition_id)
+        else:
+            part = self._parts[self._round_robin.next()]
+        item = QueuedEvent(event, encode_event(event, partition_key))
+        if not part.queue.fits_alone(item):
+            raise EventTooLargeError(item.size, self._max_message_size)
+        return part, item
+
+    async def queue_for_send(
+        self, event: Event, *, partition_id: str | None = None, partition_key: str | None = None
+    ) -> None:
+        """Accept *event* for publishing to its partition.
+
+        The partition is *partition_id*, or the one the service assigns *partition_key*
+        to (the key is stamped on the event), or the next in round robin.
+
+        Blocks while the partition already holds ``max_queued_events`` events without an
+        outcome. Cancellation is atomic: the event is either accepted, or the call raised
+        and nothing changed. It lets other tasks run at least once every 64 calls.
+
+        :param event: an ``EventData``, or the body of one as ``bytes`` or ``str``.
+        :raises TypeError: if an argument has the wrong type.
+        :raises ValueError: if the partition does not exist, if both a partition id and a
+            key are given, or if the key is empty.
+        :raises ~anyio_eventhubs.EventTooLargeError: if the event can never fit a batch.
+        :raises ~anyio_eventhubs.ProducerClosedError: if the producer is closed.
+        """
+        await checkpoint_if_cancelled()
+        part, item = self._prepare(event, partition_id, partition_key)
+        limit = self._options.max_queued_events
+        if part.ledger.outstanding >= limit:
+            while part.ledger.outstanding >= limit:
+                # a full queue is sent at once rather than after max_wait_time
+                part.request_flush(part.ledger.accepted)
+                await part.wait_for_room()
+                if self._closed:
+                    raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
+            part.accept(item)
+            return
+        part.accept(item)
+        self._since_yield += 1
+        if self._since_yield >= _YIELD_EVERY:
+            self._since_yield = 0
+            await cancel_shielded_checkpoint()
+
+    def try_queue_for_send(
+        self, event: Event, *, partition_id: str | None = None, partition_key: str | None = None
+    ) -> bool:
+        """Accept *event* if its partition has room; never waits.
+
+        :returns: ``True`` if accepted, ``False`` if the partition holds
+            ``max_queued_events`` events without an outcome.
+        :raises: as :meth:`queue_for_send`.
+        """
+        part, item = self._prepare(event, partition_id, partition_key)
+        if part.ledger.outstanding >= self._options.max_queued_events:
+            part.request_flush(part.ledger.accepted)
+            return False
+        part.accept(item)
+        return True
+
+    # -- flush, clear, close -----------------------------------------------------------
+
+    def _refuse_in_handler(self, name: str) -> None:
+        if current_handler_producer.get() is self:
+            raise RuntimeError(
+                f"{name}() was called from an on_publish_succeeded/on_publish_failed handler "
+                "of the same producer; it would wait for that handler to return. Call it "
+                "from another task instead."
+            )
+
+    async def _flush_all(self) -> None:
+        waits = []
+        for part in self._parts.values():
+            target = part.ledger.accepted
+            if part.ledger.resolved_below < target:
+                part.request_flush(target)
+                waits.append((part, target))
+        if not waits:
+            await checkpoint()
+        for part, target in waits:
+            await part.wait_resolved(target)
+
+    async def flush(self) -> None:
+        """Publish everything accepted so far; return when each such event has its outcome.
+
+        Partial batches go out at once. Events queued while ``flush()`` waits are not
+        waited for, and queueing is not stopped. Cancelling ``flush()`` stops the
+        waiting only: the events still go out.
+
+        :raises ~anyio_eventhubs.PublishError: (or an ``ExceptionGroup`` of them) for
+            failures that had no ``on_publish_failed`` handler.
+        :raises RuntimeError: if called from a handler of this producer.
+        """
+        self._refuse_in_handler("flush")
+        await self._flush_all()
+        _raise_errors(self._reporter.take_unhandled())
+
+    async def _drop(self, reason: str) -> int:
+        self._drop_reason = reason
+        dropped: list[tuple[PartitionState, tuple[QueuedEvent, ...]]] = []
+        sends: list[InFlightSend] = []
+        for part in self._parts.values():
+            pending = part.drop_pending()
+            if pending:
+                dropped.append((part, pending))
+            for send in part.in_flight:
+                send.scope.cancel()
+                sends.append(send)
+        count = 0
+        with anyio.CancelScope(shield=True):
+            for part, pending in dropped:
+                error = EventClearedError(may_have_been_published=False, reason=reason)
+                await self._reporter.failed(
+                    [e.event for e in pending], part.id, error,
+                    resendable=False, raise_if_unhandled=False,
+                )
+                part.failed += len(pending)
+                part.batches_failed += 1
+                part.resolve(pending[0].seq, pending[-1].seq + 1)
+                count += len(pending)
+            for send in sends:
+                await send.done.wait()
+                count += send.cleared
+            if not dropped and not sends:
+                await checkpoint()
+        return count
+
+    async def clear(self) -> int:
+        """Drop every queued event and cancel every send in flight.
+
+        Each dropped event is reported to ``on_publish_failed`` with an
+        :class:`~anyio_eventhubs.EventClearedError` whose ``may_have_been_published`` is
+        true for a cancelled send. Without a handler, cleared events are not raised
+        anywhere: the count returned is the report. Returns once every dropped event has
+        been reported; the reporting is shielded from cancellation.
+
+        :returns: how many events were dropped.
+        :raises RuntimeError: if called from a handler of this producer.
+        """
+        self._refuse_in_handler("clear")
+        return await self._drop("clear() was called")
+
+    async def aclose(self) -> None:
+        """Flush, then close. Idempotent; the ``async with`` exit calls it.
+
+        If cancelled while flushing, what is still queued gets ``close_timeout`` seconds
+        (shielded) to go out and the rest is reported failed.
+
+        :raises ~anyio_eventhubs.PublishError: (or an ``ExceptionGroup`` of them) for
+            failures that had no ``on_publish_failed`` handler.
+        :raises RuntimeError: if called from a handler of this producer.
+        """
+        self._refuse_in_handler("aclose")
+        await self._shutdown(graceful=True)
+        _raise_errors(self._reporter.take_unhandled())

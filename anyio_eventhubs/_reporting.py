@@ -1,0 +1,94 @@
+"""Outcome reports: calling the handlers, and holding failures nobody handled.
+
+Handlers run in the producer's own tasks, on the caller's event loop. A handler that
+raises is logged and does not stop the producer. While a handler of a producer runs,
+:data:`current_handler_producer` names that producer, so that ``flush()``, ``clear()``
+and ``aclose()`` can refuse to wait for the very outcome that is being reported.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Sequence
+from contextvars import ContextVar
+from typing import Any
+
+from ._events import Event, PublishFailedEventArgs, PublishSucceededEventArgs
+from ._exceptions import PublishError
+from ._options import FailedHandler, SucceededHandler
+
+__all__ = ["Reporter", "current_handler_producer", "logger"]
+
+logger = logging.getLogger("anyio_eventhubs")
+
+#: the producer whose handler is running in this task, if any
+current_handler_producer: ContextVar[object | None] = ContextVar(
+    "anyio_eventhubs_current_handler_producer", default=None
+)
+
+
+class Reporter:
+    """Calls one producer's handlers and keeps the failures that had no handler."""
+
+    def __init__(
+        self,
+        owner: object,
+        on_succeeded: SucceededHandler | None,
+        on_failed: FailedHandler | None,
+    ) -> None:
+        self._owner = owner
+        self._on_succeeded = on_succeeded
+        self._on_failed = on_failed
+        #: failures with no on_publish_failed handler, raised by the next flush or exit
+        self.unhandled: list[PublishError] = []
+
+    @property
+    def wants_successes(self) -> bool:
+        return self._on_succeeded is not None
+
+    async def _call(self, handler: Any, args: object) -> None:
+        token = current_handler_producer.set(self._owner)
+        try:
+            result = handler(args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("the %s handler %r raised; the producer goes on", type(args).__name__, handler)
+        finally:
+            current_handler_producer.reset(token)
+
+    async def succeeded(self, events: Sequence[Event], partition_id: str) -> None:
+        if self._on_succeeded is not None:
+            await self._call(self._on_succeeded, PublishSucceededEventArgs(events, partition_id))
+
+    async def failed(
+        self,
+        events: Sequence[Event],
+        partition_id: str,
+        exception: BaseException,
+        *,
+        resendable: bool,
+        raise_if_unhandled: bool = True,
+    ) -> bool:
+        """Report a failure; return whether the handler asked for a resend."""
+        if self._on_failed is None:
+            if raise_if_unhandled:
+                self.unhandled.append(PublishError(events, partition_id, exception))
+            return False
+        resend_requested = False
+
+        def request_resend() -> None:
+            nonlocal resend_requested
+            resend_requested = True
+
+        args = PublishFailedEventArgs(
+            events, partition_id, exception, _resend=request_resend if resendable else None
+        )
+        await self._call(self._on_failed, args)
+        args._resend = None  # force_resend() after the handler returned is an error
+        return resend_requested
+
+    def take_unhandled(self) -> list[PublishError]:
+        errors, self.unhandled = self.unhandled, []
+        return errors
