@@ -67,7 +67,9 @@ def encode_body(body: bytes, partition_key: str | None = None) -> bytes:
         if n <= 255:
             return b"\x00\x53\x75\xa0" + _pack_b(n) + body
         return b"\x00\x53\x75\xb0" + _pack_l(n) + body
-    return _DURABLE_HEADER + _partition_key_annotations(partition_key) + _DATA_SECTION + _binary(body)
+    return (
+        _DURABLE_HEADER + _partition_key_annotations(partition_key) + _DATA_SECTION + _binary(body)
+    )
 
 
 def batch_entry_size(encoded_size: int) -> int:

@@ -101,7 +101,9 @@ class EventClearedError(EventHubsError):
     :ivar reason: what dropped them.
     """
 
-    def __init__(self, *, may_have_been_published: bool, reason: str = "clear() was called") -> None:
+    def __init__(
+        self, *, may_have_been_published: bool, reason: str = "clear() was called"
+    ) -> None:
         if may_have_been_published:
             detail = "their send was cancelled; they may have reached the service"
         else:

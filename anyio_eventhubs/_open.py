@@ -38,14 +38,34 @@ from .transport import Transport
 __all__ = ["open_streaming_producer"]
 
 
+#: the options that configure the connection to the real service (the ``**more`` of
+#: ``open_streaming_producer``)
+_CONNECTION_OPTIONS = frozenset(
+    {"fully_qualified_namespace", "credential", "client", "open_timeout"}
+)
+
+
 def _resolve_transport(
-    transport: object, connection_string: str | None, eventhub_name: str | None, more: dict[str, Any]
+    transport: object,
+    connection_string: str | None,
+    eventhub_name: str | None,
+    more: dict[str, Any],
 ) -> Transport:
+    unknown = sorted(set(more) - _CONNECTION_OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"open_streaming_producer() got an unexpected keyword argument {unknown[0]!r}"
+        )
+    if connection_string is not None and not isinstance(connection_string, str):
+        raise TypeError(f"connection_string must be a str, got {type(connection_string).__name__}")
+    if eventhub_name is not None and not isinstance(eventhub_name, str):
+        raise TypeError(f"eventhub_name must be a str, got {type(eventhub_name).__name__}")
     if transport is not None:
         if connection_string is not None or more:
             given = ["connection_string"] if connection_string is not None else []
             raise ValueError(
-                f"transport= replaces the connection options; do not also give {given + sorted(more)}"
+                "transport= replaces the connection options; "
+                f"do not also give {given + sorted(more)}"
             )
         if not isinstance(transport, Transport):
             raise TypeError(
@@ -58,7 +78,7 @@ def _resolve_transport(
             "give a connection string, fully_qualified_namespace= with credential=, "
             "client=, or transport="
         )
-    from ._azure import azure_transport  # noqa: PLC0415 - the azure stack loads on demand
+    from ._azure import azure_transport
 
     return azure_transport(connection_string, eventhub_name, **more)
 
@@ -137,6 +157,7 @@ async def open_streaming_producer(
         )
     cancelled_exc = anyio.get_cancelled_exc_class()
     body_exc: BaseException | None = None
+    exit_cancel: BaseException | None = None
     background: list[BaseException] = []
     producer: StreamingProducer | None = None
     try:
@@ -151,22 +172,39 @@ async def open_streaming_producer(
                         body_exc = exc
                     await producer._shutdown(graceful=body_exc is None)
             except BaseExceptionGroup as group:
-                background.extend(group.exceptions)
+                cancels, rest = group.split(cancelled_exc)
+                if cancels is not None:
+                    exit_cancel = cancels.exceptions[0]
+                if rest is not None:
+                    background.extend(rest.exceptions)
+            finally:
+                producer._release_resources()
+    except cancelled_exc as exc:
+        if producer is None:
+            raise
+        exit_cancel = exc  # an outer scope was cancelled while we closed
     except BaseException as exc:
-        if body_exc is None and producer is None:
+        if producer is None:
             raise  # the connection could not be opened: nothing else happened
         background.append(exc)
-    unhandled = producer._reporter.take_unhandled() if producer is not None else []
-    if isinstance(body_exc, cancelled_exc) and not background:
+    unhandled = producer._reporter.take_unhandled()
+    if isinstance(body_exc, cancelled_exc) and background:
+        body_exc = None  # our own task group cancelled the body because a task crashed
+    cancellation = body_exc if isinstance(body_exc, cancelled_exc) else exit_cancel
+    if (
+        cancellation is not None
+        and not background
+        and (body_exc is None or body_exc is cancellation)
+    ):
         for error in unhandled:
             logger.error("unpublished on cancellation: %s", error, exc_info=error)
-        raise body_exc
-    if background and isinstance(body_exc, cancelled_exc):
-        body_exc = None  # our own task group cancelled the body because a task crashed
-    errors: list[BaseException] = [*([body_exc] if body_exc is not None else []), *background, *unhandled]
+        raise cancellation
+    errors: list[BaseException] = [
+        *([body_exc] if body_exc is not None else []),
+        *background,
+        *unhandled,
+    ]
     if len(errors) == 1:
         raise errors[0]
     if errors:
-        raise BaseExceptionGroup(
-            f"{len(errors)} errors leaving the streaming producer", errors
-        )
+        raise BaseExceptionGroup(f"{len(errors)} errors leaving the streaming producer", errors)

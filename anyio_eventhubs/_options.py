@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from ._events import PublishFailedEventArgs, PublishSucceededEventArgs
@@ -49,7 +49,7 @@ class ProducerOptions:
     max_concurrent_sends: int | None = None
     max_concurrent_sends_per_partition: int = 1
     enable_idempotent_retries: bool = False
-    retry_options: RetryOptions = RetryOptions()
+    retry_options: RetryOptions = field(default_factory=RetryOptions)
     identifier: str | None = None
     close_timeout: float = 30.0
 
@@ -80,5 +80,7 @@ class ProducerOptions:
                 f"retry_options must be a RetryOptions, got {type(self.retry_options).__name__}"
             )
         if self.identifier is not None and not isinstance(self.identifier, str):
-            raise TypeError(f"identifier must be a str or None, got {type(self.identifier).__name__}")
+            raise TypeError(
+                f"identifier must be a str or None, got {type(self.identifier).__name__}"
+            )
         _seconds_option("close_timeout", self.close_timeout)

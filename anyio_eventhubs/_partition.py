@@ -20,18 +20,31 @@ __all__ = ["InFlightSend", "PartitionState"]
 class InFlightSend:
     """A batch handed to a sender task, and the scope that can cancel its sending."""
 
-    __slots__ = ("attempted", "batch", "cleared", "done", "scope")
+    __slots__ = ("attempted", "batch", "cancel_requested", "cleared", "done", "scope")
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
         # shielded: an outer cancellation must not lose the batch; the producer cancels
-        # this scope itself (clear(), or close after close_timeout)
+        # this scope itself (clear(), or close after close_timeout). A resend gets a new one.
         self.scope = anyio.CancelScope(shield=True)
+        self.cancel_requested = False
         #: whether any attempt reached the transport (so it may have been published)
         self.attempted = False
         #: how many of its events ended up reported as cleared
         self.cleared = 0
         self.done = anyio.Event()
+
+    def new_scope(self) -> anyio.CancelScope:
+        """A fresh scope for the next round of attempts (one scope per ``with`` block)."""
+        self.scope = anyio.CancelScope(shield=True)
+        if self.cancel_requested:
+            self.scope.cancel()
+        return self.scope
+
+    def cancel(self) -> None:
+        """Abandon the send (``clear()`` or a close that ran out of time)."""
+        self.cancel_requested = True
+        self.scope.cancel()
 
 
 class PartitionState:
@@ -126,6 +139,11 @@ class PartitionState:
                 add(receive_nowait(), now)
         except anyio.WouldBlock:
             pass
+
+    def close_streams(self) -> None:
+        """Close the stream's two ends (once no task uses them)."""
+        self.send_stream.close()
+        self.receive_stream.close()
 
     def drop_pending(self) -> tuple[QueuedEvent, ...]:
         """Remove every event not yet handed to a sender (stream and queue), in order."""

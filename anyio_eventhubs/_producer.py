@@ -8,8 +8,6 @@ senders (``_batcher``, ``_sender``) move the events. ``open_streaming_producer``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import anyio
 from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
 
@@ -45,7 +43,9 @@ class StreamingProducer:
     directly. Every method must be called from the event loop that opened it.
     """
 
-    def __init__(self, connection: TransportConnection, options: ProducerOptions, identifier: str) -> None:
+    def __init__(
+        self, connection: TransportConnection, options: ProducerOptions, identifier: str
+    ) -> None:
         self._connection = connection
         self._options = options
         self._identifier = identifier
@@ -91,7 +91,9 @@ class StreamingProducer:
             scope = anyio.CancelScope(shield=True)
             self._batcher_scopes.append(scope)
             task_group.start_soon(
-                self._run_batcher, part, scope,
+                self._run_batcher,
+                part,
+                scope,
                 name=f"anyio_eventhubs batcher {self._identifier}/{part.id}",
             )
 
@@ -106,6 +108,11 @@ class StreamingProducer:
     def _release_global_slot(self) -> None:
         if self._global_slots is not None:
             self._global_slots.release()
+
+    def _release_resources(self) -> None:
+        """Close the partitions' streams; called once the producer's tasks are gone."""
+        for part in self._parts.values():
+            part.close_streams()
 
     async def _shutdown(self, *, graceful: bool) -> None:
         """Close: flush (bounded unless *graceful*), drop the rest, stop the batchers."""
@@ -344,15 +351,18 @@ class StreamingProducer:
             if pending:
                 dropped.append((part, pending))
             for send in part.in_flight:
-                send.scope.cancel()
+                send.cancel()
                 sends.append(send)
         count = 0
         with anyio.CancelScope(shield=True):
             for part, pending in dropped:
                 error = EventClearedError(may_have_been_published=False, reason=reason)
                 await self._reporter.failed(
-                    [e.event for e in pending], part.id, error,
-                    resendable=False, raise_if_unhandled=False,
+                    [e.event for e in pending],
+                    part.id,
+                    error,
+                    resendable=False,
+                    raise_if_unhandled=False,
                 )
                 part.failed += len(pending)
                 part.batches_failed += 1

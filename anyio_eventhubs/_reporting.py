@@ -54,7 +54,9 @@ class Reporter:
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            logger.exception("the %s handler %r raised; the producer goes on", type(args).__name__, handler)
+            logger.exception(
+                "the %s handler %r raised; the producer goes on", type(args).__name__, handler
+            )
         finally:
             current_handler_producer.reset(token)
 

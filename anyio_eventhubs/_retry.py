@@ -50,9 +50,7 @@ class RetryOptions:
 
     def __post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
-            raise TypeError(
-                f"max_retries must be an int, got {type(self.max_retries).__name__}"
-            )
+            raise TypeError(f"max_retries must be an int, got {type(self.max_retries).__name__}")
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
         _check_duration("delay", self.delay)

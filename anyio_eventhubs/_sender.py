@@ -47,9 +47,9 @@ class Sender:
         events: list[Event] | None = None
         try:
             while True:
-                with send.scope:
+                with send.new_scope() as scope:
                     error = await self._attempt_until_done(part.id, send)
-                if send.scope.cancelled_caught:
+                if scope.cancelled_caught:
                     error = EventClearedError(
                         may_have_been_published=send.attempted, reason=self._clear_reason()
                     )
@@ -65,9 +65,13 @@ class Sender:
                         break
                     cleared = isinstance(error, EventClearedError)
                     resend = await self._reporter.failed(
-                        events, part.id, error, resendable=not cleared, raise_if_unhandled=not cleared
+                        events,
+                        part.id,
+                        error,
+                        resendable=not cleared,
+                        raise_if_unhandled=not cleared,
                     )
-                    if resend and not send.scope.cancel_called:
+                    if resend and not send.cancel_requested:
                         continue
                     if resend:  # clear() or close came while the handler ran
                         error = EventClearedError(
@@ -88,7 +92,9 @@ class Sender:
             self._release_global_slot()
             send.done.set()
 
-    async def _attempt_until_done(self, partition_id: str, send: InFlightSend) -> BaseException | None:
+    async def _attempt_until_done(
+        self, partition_id: str, send: InFlightSend
+    ) -> BaseException | None:
         """Attempt until success (``None``) or until the policy gives up (the last error)."""
         batch = send.batch
         outgoing = OutgoingBatch(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import cast
 
 import anyio
 from azure.eventhub import EventData
@@ -130,7 +131,9 @@ class InMemoryEventHub:
 
     def published_bodies(self, partition_id: str) -> list[bytes]:
         """The bodies of the events stored on *partition_id*, in order."""
-        return [b"".join(e.body) for e in self.published_events(partition_id)]
+        return [
+            b"".join(cast("Iterable[bytes]", e.body)) for e in self.published_events(partition_id)
+        ]
 
     def published_count(self, partition_id: str | None = None) -> int:
         """How many events are stored on *partition_id* (all partitions if ``None``)."""

@@ -1,0 +1,42 @@
+"""Sessions: tests (both backends), slow property tests, lint, typecheck, live Azure tests."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "slow", "lint", "typecheck"]
+nox.options.default_venv_backend = "venv"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite under asyncio and Trio, without the slow property tests."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-m", "not slow and not live", *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """The slow property tests (many more hypothesis examples and steps)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-m", "slow", *session.posargs)
+
+
+@nox.session
+def live(session: nox.Session) -> None:
+    """Tests against a live Azure Event Hub (needs EVENTHUB_CONNECTION_STRING)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-m", "live", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.8")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", "anyio_eventhubs", "tests")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("mypy")
