@@ -1,0 +1,209 @@
+"""The public face of the emulator: configuration, start/stop, and what tests inspect."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from types import TracebackType
+
+from ._connection import ConnectionInfo
+from ._faults import FaultInjector
+from ._hubs import EventStore, StoredEvent
+from ._loop import ServerLoop
+
+__all__ = ["EventHubsEmulator"]
+
+_UNUSED_KEY = "unused"
+
+
+class EventHubsEmulator:
+    """A local Azure Event Hubs endpoint speaking AMQP 1.0 over plain TCP.
+
+    azure-eventhub connects to it with :meth:`connection_string` (which carries
+    ``UseDevelopmentEmulator=true``, turning TLS off). The server runs in a daemon thread
+    between :meth:`start` and :meth:`stop`; stopping closes every connection abruptly,
+    and starting again listens on the same port with the stored events kept.
+
+    :param hubs: event hub name -> partition count (default ``{"eh1": 4}``).
+    :param host: address to listen on.
+    :param port: port to listen on; ``0`` picks a free one (see :attr:`port`).
+    :param max_message_size: default largest transfer a hub accepts, in bytes.
+    :param key_name: the shared access key name tokens must name.
+    :param key: the shared access key SAS tokens are checked against; ``None`` accepts
+        any token.
+    """
+
+    def __init__(
+        self,
+        hubs: Mapping[str, int] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_message_size: int = 1024 * 1024,
+        key_name: str = "emulator",
+        key: str | None = "emulator-key",
+    ) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {port}")
+        self.host = host
+        self.port = port
+        self.max_message_size = max_message_size
+        self.key_name = key_name
+        self.key = key
+        self.faults = FaultInjector()
+        self._store = EventStore()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._loop: ServerLoop | None = None
+        self._accepted_before = 0
+        self._closed_infos: list[ConnectionInfo] = []
+        for name, partition_count in (hubs if hubs is not None else {"eh1": 4}).items():
+            self.add_hub(name, partition_count)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (
+            f"<EventHubsEmulator {state} {self.host}:{self.port} hubs={list(self.hubs)} "
+            f"connections_open={self.connections_open}>"
+        )
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None
+
+    def start(self) -> None:
+        """Listen and serve in a background thread (no-op if already running).
+
+        :raises OSError: if the address cannot be bound.
+        """
+        with self._lock:
+            if self._loop is not None:
+                return
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            listener = socket.create_server((self.host, self.port), family=family, backlog=128)
+            listener.setblocking(False)
+            self.port = listener.getsockname()[1]
+            self._loop = ServerLoop(
+                listener,
+                store=self._store,
+                faults=self.faults,
+                key_name=self.key_name,
+                key=self.key,
+                connection_ids=self._ids,
+            )
+            self._loop.thread.start()
+
+    def stop(self) -> None:
+        """Close every connection and the listener (no-op if not running)."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+            if loop is None:
+                return
+            loop.stop()
+            self._accepted_before += loop.accepted
+            self._closed_infos.extend(loop.infos())
+
+    def __enter__(self) -> EventHubsEmulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- hubs and events --------------------------------------------------------------
+
+    def add_hub(self, name: str, partition_count: int, max_message_size: int | None = None) -> None:
+        """Create an event hub with partitions ``"0"`` to ``str(partition_count - 1)``.
+
+        :raises ValueError: if the name is taken or a number is out of range.
+        """
+        self._store.add_hub(name, partition_count, max_message_size or self.max_message_size)
+
+    @property
+    def hubs(self) -> dict[str, int]:
+        """Event hub name -> partition count."""
+        return {name: len(hub.partition_ids) for name, hub in self._store.hubs().items()}
+
+    def connection_string(self, eventhub_name: str | None = None) -> str:
+        """A connection string for azure-eventhub (``EntityPath`` only if a hub is named)."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        if ":" in host:
+            host = "[::1]" if host == "::" else f"[{host}]"
+        parts = [
+            f"Endpoint=sb://{host}:{self.port}",
+            f"SharedAccessKeyName={self.key_name}",
+            f"SharedAccessKey={self.key if self.key is not None else _UNUSED_KEY}",
+        ]
+        if eventhub_name is not None:
+            parts.append(f"EntityPath={eventhub_name}")
+        parts.append("UseDevelopmentEmulator=true")
+        return ";".join(parts)
+
+    def published_events(self, eventhub_name: str, partition_id: str) -> list[StoredEvent]:
+        """Every event stored in one partition, in order (decoded now).
+
+        :raises KeyError: if there is no such hub or partition.
+        """
+        return self._store.published_events(eventhub_name, partition_id)
+
+    def all_events(self, eventhub_name: str) -> list[StoredEvent]:
+        """Every event stored in a hub, partition by partition."""
+        hub = self._store.hub(eventhub_name)
+        if hub is None:
+            raise KeyError(f"no event hub {eventhub_name!r}")
+        return [e for p in hub.partition_ids for e in self.published_events(eventhub_name, p)]
+
+    def event_count(self, eventhub_name: str, partition_id: str | None = None) -> int:
+        """How many events a hub (or one of its partitions) holds."""
+        hub = self._store.hub(eventhub_name)
+        if hub is None:
+            raise KeyError(f"no event hub {eventhub_name!r}")
+        ids = hub.partition_ids if partition_id is None else [partition_id]
+        return sum(len(self._store.partition(eventhub_name, p)) for p in ids)
+
+    def wait_for_events(
+        self,
+        eventhub_name: str,
+        count: int,
+        *,
+        partition_id: str | None = None,
+        timeout: float = 10,
+    ) -> bool:
+        """Block until the hub (or partition) holds at least ``count`` events."""
+        return self.wait_until(
+            lambda: self.event_count(eventhub_name, partition_id) >= count, timeout=timeout
+        )
+
+    def wait_until(self, predicate: Callable[[], bool], *, timeout: float = 10) -> bool:
+        """Block until ``predicate()`` is true; it is re-checked whenever events are
+        stored or connections open or close. Returns ``False`` on timeout."""
+        return self._store.wait_until(predicate, timeout)
+
+    # --- connections ------------------------------------------------------------------
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since the emulator was created (across restarts)."""
+        loop = self._loop
+        return self._accepted_before + (loop.accepted if loop is not None else 0)
+
+    @property
+    def connections_open(self) -> int:
+        """TCP connections open right now (including ones left hanging on purpose)."""
+        loop = self._loop
+        return loop.open_count if loop is not None else 0
+
+    def connection_info(self) -> list[ConnectionInfo]:
+        """A snapshot of every connection served so far, oldest first."""
+        loop = self._loop
+        current = loop.infos() if loop is not None else []
+        return sorted(self._closed_infos + current, key=lambda i: i.connection_id)

@@ -1,0 +1,123 @@
+"""A producer's sender link, seen from the emulator: store or refuse each transfer.
+
+One transfer is one message (format 0) or one batch; a batch sent to the hub itself is
+routed as a whole (by the outer ``x-opt-partition-key`` annotation, else round robin),
+like the service does. Faults armed on the :class:`FaultInjector` are applied here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from proton import Condition, Delivery
+
+from ._faults import DETACH_FORCED, MESSAGE_SIZE_EXCEEDED, FaultInjector
+from ._hubs import EventStore, Hub
+from ._messages import parse_transfer
+
+__all__ = ["LinkHost", "ProducerLink"]
+
+_CREDIT = 1000
+
+
+class LinkHost(Protocol):
+    """What a link needs from the connection and server it belongs to."""
+
+    connection_id: int
+    store: EventStore
+    faults: FaultInjector
+
+    def abort(self) -> None:
+        """Close the TCP connection at once, without another frame."""
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the server thread after ``delay`` seconds."""
+
+    def count_transfer(self, events: int) -> None:
+        """Account for a stored transfer in the connection's statistics."""
+
+
+class ProducerLink:
+    """Receives transfers on ``<hub>`` or ``<hub>/Partitions/<id>``."""
+
+    def __init__(self, host: LinkHost, link: Any, hub: Hub, partition_id: str | None) -> None:
+        self.host = host
+        self.link = link
+        self.hub = hub
+        self.partition_id = partition_id
+        link.flow(_CREDIT)
+
+    def on_delivery(self, delivery: Any) -> None:
+        """Handle a DELIVERY event for this link (one per incoming frame)."""
+        link = self.link
+        if delivery.aborted:
+            delivery.settle()
+            return
+        if delivery.partial:
+            # cut a multi-frame transfer short (a routed send may not know its partition yet)
+            if self.host.faults.take(self.hub.name, self.partition_id, ("drop_connection",)):
+                self.host.abort()
+            return
+        payload = link.recv(delivery.pending) or b""
+        link.advance()
+        if link.credit < _CREDIT // 2:
+            link.flow(_CREDIT - link.credit)
+        self._transfer(delivery, payload)
+
+    def _transfer(self, delivery: Any, payload: bytes) -> None:
+        hub, host = self.hub, self.host
+        if len(payload) > hub.max_message_size:
+            _reject(
+                delivery,
+                MESSAGE_SIZE_EXCEEDED,
+                f"The received message (size: {len(payload)} bytes) exceeds the limit "
+                f"({hub.max_message_size} bytes) currently allowed on the link.",
+            )
+            return
+        try:
+            parsed = parse_transfer(payload)
+        except (ValueError, IndexError) as exc:
+            _reject(delivery, "amqp:decode-error", f"cannot decode the message: {exc}")
+            return
+        partition_id = self.partition_id or hub.route(parsed.partition_key)
+        fault = host.faults.take(hub.name, partition_id)
+        if fault is not None and fault.kind == "reject":
+            _reject(delivery, fault.condition or "amqp:internal-error", fault.description or "")
+            return
+        if fault is not None and fault.kind == "detach":
+            self.link.condition = Condition(fault.condition or DETACH_FORCED, fault.description)
+            self.link.close()
+            delivery.settle()
+            return
+        if fault is not None and fault.kind == "drop_connection":
+            host.abort()
+            return
+        host.store.append(
+            hub.partitions[partition_id],
+            parsed.events,
+            connection_id=host.connection_id,
+            link_name=self.link.name,
+            partition_key=parsed.partition_key,
+            in_batch=parsed.is_batch,
+        )
+        host.count_transfer(len(parsed.events))
+        if fault is not None and fault.kind == "lose_ack":
+            host.abort()
+            return
+        delay = host.faults.ack_delay
+        if delay > 0:
+            host.call_later(delay, lambda: _accept(delivery))
+        else:
+            _accept(delivery)
+
+
+def _accept(delivery: Any) -> None:
+    delivery.update(Delivery.ACCEPTED)
+    delivery.settle()
+
+
+def _reject(delivery: Any, condition: str, description: str) -> None:
+    delivery.local.condition = Condition(condition, description)
+    delivery.update(Delivery.REJECTED)
+    delivery.settle()
