@@ -17,8 +17,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def slow(session: nox.Session) -> None:
-    """The slow property tests (many more hypothesis examples and steps)."""
-    session.install("-e", ".[dev]")
+    """The slow tests: many more hypothesis steps, and the benchmarks' quick mode."""
+    session.install("-e", ".[dev,bench]")
     session.run("pytest", "-m", "slow", *session.posargs)
 
 
@@ -40,3 +40,10 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against azure-eventhub; ``nox -s bench -- --quick`` for the CI mode."""
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/run.py", *session.posargs)
