@@ -17,10 +17,16 @@ from typing import Any
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.eventhub import EventData, EventDataBatch
 from azure.eventhub import __version__ as azure_eventhub_version
+from azure.eventhub.amqp import AmqpMessageBodyType
 
 try:
+    from azure.eventhub._constants import MGMT_OPERATION as _MGMT_OPERATION
+    from azure.eventhub._constants import MGMT_STATUS_CODE as _MGMT_STATUS_CODE
+    from azure.eventhub._constants import MGMT_STATUS_DESC as _MGMT_STATUS_DESC
+    from azure.eventhub._constants import READ_OPERATION as _READ_OPERATION
     from azure.eventhub._pyamqp._decode import decode_payload
     from azure.eventhub._pyamqp._encode import encode_payload
+    from azure.eventhub._pyamqp.aio._connection_async import Connection as AmqpConnectionAsync
     from azure.eventhub._transport._pyamqp_transport import PyamqpTransport
     from azure.eventhub.aio import EventHubProducerClient
     from azure.eventhub.aio._producer_async import EventHubProducer
@@ -33,14 +39,17 @@ except ImportError as exc:  # pragma: no cover - exercised only by a changed cli
 
 __all__ = [
     "IncompatibleAzureEventHubError",
+    "body_only",
     "check_internals",
     "client_namespace",
+    "close_amqp_client",
     "close_partition_producer",
     "create_partition_producer",
     "decode_event",
     "encode_event_data",
     "fill_batch",
     "open_partition_producer",
+    "read_partition_ids",
     "reset_partition_producer",
     "send_batch_once",
 ]
@@ -60,6 +69,35 @@ def encode_event_data(event: EventData, partition_key: str | None) -> bytes:
     out = bytearray()
     encode_payload(out, message)
     return bytes(out)
+
+
+def _all_unset(section: object) -> bool:
+    return section is None or all(v is None for v in vars(section).values())
+
+
+def body_only(event: EventData) -> bytes | None:
+    """Return *event*'s body if it has nothing else (so it can take the fast path), else ``None``.
+
+    "Nothing else": one ``data`` section, and no header field, property, application
+    property, annotation, delivery annotation or footer set. Such an event encodes
+    exactly like its body alone (a test pins that for arbitrary events).
+    """
+    raw = event._raw_amqp_message
+    if raw._body_type is not AmqpMessageBodyType.DATA:
+        return None
+    data = raw._data_body
+    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], bytes):
+        return None
+    if (
+        raw._application_properties
+        or raw._annotations
+        or raw._delivery_annotations
+        or raw._footer
+        or not _all_unset(raw._header)
+        or not _all_unset(raw._properties)
+    ):
+        return None
+    return data[0]
 
 
 def decode_event(encoded: bytes) -> EventData:
@@ -103,9 +141,115 @@ def create_partition_producer(client: EventHubProducerClient, partition_id: str)
     return client._create_producer(partition_id=partition_id)
 
 
+#: between two polls of a handler that is not ready yet; each poll itself waits on the
+#: socket (up to ``socket_timeout``), so this only guards against a spin
+_READY_POLL_INTERVAL = 0.005
+
+
+async def _open(producer: Any) -> None:
+    """``ConsumerProducerMixin._open``, with a 5 ms instead of a 50 ms ready poll.
+
+    The client sleeps 50 ms between polls of ``client_ready_async()`` and a link takes
+    about nine polls (SASL, open, begin, CBS attach pair, put-token, reply, attach), so its
+    own ``_open`` costs 0.45 s of sleeping per partition. Each poll already waits on the
+    socket for the next frame, so a short pause is enough.
+    """
+    if producer.running:
+        return
+    client = producer._client
+    await close_amqp_client(producer._handler)
+    auth = await client._create_auth_async(auth_uri=client._auth_uri)
+    producer._create_handler(auth)
+    connection = await client._conn_manager_async.get_connection(
+        endpoint=client._address.hostname, auth=auth
+    )
+    handler = producer._handler
+    await handler.open_async(connection=connection)
+    while not await handler.client_ready_async():  # noqa: ASYNC110 - the client is polled
+        await asyncio.sleep(_READY_POLL_INTERVAL)
+    transport = client._amqp_transport
+    producer._max_message_size_on_link = (
+        transport.get_remote_max_message_size(handler) or transport.MAX_MESSAGE_LENGTH_BYTES
+    )
+    producer.running = True
+
+
+async def read_partition_ids(client: EventHubProducerClient, opened: list[Any]) -> list[str]:
+    """Read the hub's partition ids with one ``$management`` READ, without retries.
+
+    ``ClientBaseAsync._management_request_async`` with a 5 ms ready poll (see :func:`_open`)
+    and no retry loop. It opens a connection of its own, as the client does; the AMQP
+    client that owns it is in *opened* until it is closed again, so that a caller whose
+    read was cancelled or failed can close it (:func:`close_amqp_client`).
+
+    :raises azure.eventhub._pyamqp.error.AMQPException: (a subclass) as the AMQP layer
+        raised it: ``AuthenticationException`` for a refused token or a 401,
+        ``AMQPConnectionError`` with ``amqp:not-found`` for an unknown hub.
+    """
+    transport = client._amqp_transport
+    message = transport.build_message(application_properties={"name": client.eventhub_name})
+    auth = await client._create_auth_async()
+    management = transport.create_mgmt_client(
+        client._address, mgmt_auth=auth, config=client._config
+    )
+    opened.append(management)
+    connection = await client._conn_manager_async.get_connection(
+        endpoint=client._address.hostname, auth=auth
+    )
+    await management.open_async(connection=connection)
+    while not await management.client_ready_async():  # noqa: ASYNC110 - as above
+        await asyncio.sleep(_READY_POLL_INTERVAL)
+    message.application_properties["security_token"] = await transport.get_updated_token_async(auth)
+    status_code, description, response = await transport.mgmt_client_request_async(
+        management,
+        message,
+        operation=_READ_OPERATION,
+        operation_type=_MGMT_OPERATION,
+        status_code_field=_MGMT_STATUS_CODE,
+        description_fields=_MGMT_STATUS_DESC,
+    )
+    await close_amqp_client(management)
+    opened.remove(management)
+    if isinstance(description, bytes):
+        description = description.decode("utf-8", "replace")
+    if int(status_code) >= 400:
+        raise transport.get_error(int(status_code), description)
+    return [p.decode("utf-8") for p in response.value[b"partition_ids"]]
+
+
+async def close_amqp_client(amqp_client: Any) -> None:
+    """Close an AMQP client of the client's, and its own connection.
+
+    ``AMQPClientAsync.close_async`` returns early when the client never got a session, and
+    so leaves its connection (and socket) open after an open that failed or was
+    cancelled half-way; this closes that connection too.
+    """
+    if amqp_client is None:
+        return
+    connection = amqp_client._connection
+    external = amqp_client._external_connection
+    try:
+        await amqp_client.close_async()
+    finally:
+        if connection is not None and not external:
+            await _close_connection(connection)
+
+
+async def _close_connection(connection: Any) -> None:
+    """``Connection.close()``, then the socket for sure.
+
+    When sending the CLOSE frame fails (the socket is already broken), ``close()`` marks
+    the connection ended and skips closing its transport, leaking the socket.
+    """
+    try:
+        await connection.close()
+    finally:
+        await connection._transport.close()
+
+
 async def open_partition_producer(producer: Any) -> int:
     """Open *producer*'s connection and link; return the link's maximum message size."""
-    await producer._open()
+    await _open(producer)
     return int(producer._max_message_size_on_link)
 
 
@@ -116,24 +260,38 @@ async def send_batch_once(producer: Any, batch: EventDataBatch) -> None:
         have raised it, with the AMQP error in ``details``.
     """
     try:
-        await producer._open()
+        await _open(producer)
         await producer._handler.send_message_async(batch._message, timeout=0)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        # closes the link or connection that the error broke, then converts the error
-        converted = await producer._amqp_transport._handle_exception_async(exc, producer)
+        handler = producer._handler
+        connection = None if handler is None else handler._connection
+        try:
+            # closes the link or connection that the error broke, then converts the error
+            converted = await producer._amqp_transport._handle_exception_async(exc, producer)
+        finally:
+            if connection is not None and not producer.running:
+                await _close_connection(connection)  # the client may have left the socket open
         raise converted from exc
 
 
 async def reset_partition_producer(producer: Any) -> None:
     """Close *producer*'s link and connection (after an abandoned send); the next send reopens."""
-    await producer._close_handler_async()
+    handler = producer._handler
+    try:
+        await producer._close_handler_async()
+    finally:
+        await close_amqp_client(handler)
 
 
 async def close_partition_producer(producer: Any) -> None:
-    """Close *producer* for good."""
-    await producer.close()
+    """Close *producer* for good (and its connection, even after a half-done open)."""
+    handler = producer._handler
+    try:
+        await producer.close()
+    finally:
+        await close_amqp_client(handler)
 
 
 def _check_partition_producer() -> list[str]:
@@ -150,9 +308,40 @@ def _check_partition_producer() -> list[str]:
     for name in ("_open", "_close_handler_async", "close"):
         if not inspect.iscoroutinefunction(getattr(producer, name, None)):
             problems.append(f"EventHubProducer.{name} is no longer a coroutine function")
-    handle = getattr(producer._amqp_transport, "_handle_exception_async", None)
-    if not inspect.iscoroutinefunction(handle):
+    transport = producer._amqp_transport
+    if not inspect.iscoroutinefunction(getattr(transport, "_handle_exception_async", None)):
         problems.append("the aio transport has no _handle_exception_async")
+    if not callable(getattr(transport, "get_remote_max_message_size", None)) or not isinstance(
+        getattr(transport, "MAX_MESSAGE_LENGTH_BYTES", None), int
+    ):
+        problems.append("the aio transport lost get_remote_max_message_size")
+    for owner, name in (
+        (client, "_create_auth_async"),
+        (client._conn_manager_async, "get_connection"),
+        (transport, "get_updated_token_async"),
+        (transport, "mgmt_client_request_async"),
+    ):
+        if not inspect.iscoroutinefunction(getattr(owner, name, None)):
+            problems.append(f"{type(owner).__name__}.{name} is no longer a coroutine function")
+    for name in ("build_message", "create_mgmt_client", "get_error"):
+        if not callable(getattr(transport, name, None)):
+            problems.append(f"the aio transport has no {name}")
+    management = transport.create_mgmt_client(
+        client._address, mgmt_auth=None, config=client._config
+    )
+    if not (
+        hasattr(management, "_connection")
+        and hasattr(management, "_external_connection")
+        and inspect.iscoroutinefunction(getattr(management, "close_async", None))
+    ):
+        problems.append("AMQPClientAsync no longer has _connection/_external_connection")
+    connection = AmqpConnectionAsync("amqps://probe.localhost", sasl_credential=None)
+    if not inspect.iscoroutinefunction(getattr(connection._transport, "close", None)):
+        problems.append("the AMQP connection's _transport has no async close()")
+    if (_READ_OPERATION, _MGMT_OPERATION) != (b"READ", b"com.microsoft:eventhub"):
+        problems.append("the $management READ constants changed")
+    if not callable(getattr(producer, "_create_handler", None)) or not hasattr(client, "_auth_uri"):
+        problems.append("EventHubProducer._create_handler or the client's _auth_uri changed")
     for attribute in ("_handler", "_max_message_size_on_link", "running"):
         if not hasattr(producer, attribute):
             problems.append(f"EventHubProducer has no attribute {attribute}")
@@ -183,6 +372,9 @@ def check_internals() -> None:
             f"({type(exc).__name__}: {exc}); anyio-eventhubs supports azure-eventhub 5.15.x"
         ) from exc
     problems = []
+    plain = EventData(b"plain")
+    if body_only(plain) != b"plain" or body_only(probe) is not None:
+        problems.append("EventData's raw message no longer has the attributes the fast path reads")
     if back.body_as_str() != "probe" or back.partition_key != b"key":
         problems.append("an encoded event does not decode to the same body and key")
     if back.properties != {b"k": b"v"}:

@@ -13,7 +13,7 @@ from typing import TypeAlias
 
 from azure.eventhub import EventData
 
-from ._azure_internals import encode_event_data
+from ._azure_internals import body_only, encode_event_data
 from ._encoding import batch_entry_size, encode_body
 
 __all__ = [
@@ -57,7 +57,13 @@ def encode_event(event: object, partition_key: str | None) -> bytes:
     if isinstance(event, str):
         return encode_body(event.encode("utf-8"), partition_key)
     if isinstance(event, EventData):
-        return encode_event_data(event, partition_key)
+        body = body_only(event)
+        if body is not None:
+            return encode_body(body, partition_key)
+        try:
+            return encode_event_data(event, partition_key)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"the event cannot be encoded as AMQP: {exc}") from exc
     if isinstance(event, (bytearray, memoryview)):
         raise TypeError(
             f"event must be EventData, bytes or str, got {type(event).__name__} "

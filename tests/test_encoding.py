@@ -67,3 +67,55 @@ def test_internals_check_passes_on_the_supported_client() -> None:
 def test_unsupported_event_types_are_refused(bad: object) -> None:
     with pytest.raises(TypeError, match="event must be EventData, bytes or str"):
         encode_event(bad, None)
+
+
+@st.composite
+def event_datas(draw: st.DrawFn) -> EventData:
+    body = draw(st.binary(max_size=300) | st.text(max_size=50))
+    event = EventData(body)
+    if draw(st.booleans()):
+        event.properties = draw(
+            st.dictionaries(
+                st.text(max_size=5),
+                st.integers(-(2**31), 2**31 - 1) | st.text(max_size=5),
+                max_size=3,
+            )
+        )
+    if draw(st.booleans()):
+        event.content_type = draw(st.text(max_size=10))
+    if draw(st.booleans()):
+        event.message_id = draw(st.text(min_size=1, max_size=10))
+    if draw(st.booleans()):
+        event.correlation_id = draw(st.text(min_size=1, max_size=10))
+    if draw(st.booleans()):
+        header = event.raw_amqp_message.header
+        assert header is not None
+        header.time_to_live = draw(st.integers(min_value=1, max_value=10**6))
+    if draw(st.booleans()):
+        event.raw_amqp_message.annotations = {"x-opt-custom": draw(st.text(max_size=5))}
+    return event
+
+
+@given(event_datas(), keys)
+def test_event_data_encodes_the_same_on_either_path(event: EventData, key: str | None) -> None:
+    assert encode_event(event, key) == encode_event_data(event, key)
+
+
+def test_an_event_that_cannot_be_encoded_is_a_clear_value_error() -> None:
+    event = EventData(b"x")
+    event.properties = {"too-big": 2**200}
+    with pytest.raises(ValueError, match="cannot be encoded as AMQP"):
+        encode_event(event, None)
+
+
+def test_only_plain_event_data_takes_the_fast_path() -> None:
+    from anyio_eventhubs._azure_internals import body_only
+
+    assert body_only(EventData(b"plain")) == b"plain"
+    assert body_only(EventData("text")) == b"text"
+    with_props = EventData(b"x")
+    with_props.properties = {"a": 1}
+    assert body_only(with_props) is None
+    with_id = EventData(b"x")
+    with_id.message_id = "m"
+    assert body_only(with_id) is None

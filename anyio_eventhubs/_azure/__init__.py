@@ -1,0 +1,209 @@
+"""The real transport: Azure Event Hubs through azure-eventhub's asyncio client.
+
+:func:`azure_transport` checks the connection options (what
+``open_streaming_producer(connection_string, eventhub_name, **more)`` passes on) and
+returns an :class:`~._transport.AzureTransport`. Modules:
+
+- ``_connection_string``: checking a connection string without echoing its secrets;
+- ``_credentials``: which credentials are accepted, and sync token credentials made awaitable;
+- ``_bridge``: running the asyncio client from asyncio or from Trio;
+- ``_errors``: azure-eventhub's exceptions mapped to ours;
+- ``_transport``: opening, sending, closing.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from ssl import SSLContext
+from typing import Any
+
+from azure.eventhub import EventHubProducerClient as SyncEventHubProducerClient
+from azure.eventhub import TransportType
+from azure.eventhub.aio import EventHubProducerClient
+
+from .._azure_internals import client_namespace
+from ._connection_string import is_local_emulator, parse_connection_string
+from ._credentials import check_credential
+from ._transport import AzureConnection, AzureTransport, ClientSource
+
+__all__ = ["AzureConnection", "AzureTransport", "azure_transport"]
+
+_CALLER = "open_streaming_producer()"
+
+
+def _user_agent(user_agent: str | None) -> str:
+    from .. import __version__  # the package is initialised by now
+
+    ours = f"anyio-eventhubs/{__version__}"
+    return ours if user_agent is None else f"{user_agent} {ours}"
+
+
+def _check_name(value: object, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    return value.strip()
+
+
+def azure_transport(
+    connection_string: str | None = None,
+    eventhub_name: str | None = None,
+    *,
+    fully_qualified_namespace: str | None = None,
+    credential: object = None,
+    client: EventHubProducerClient | None = None,
+    open_timeout: float = 60.0,
+    transport_type: TransportType | None = None,
+    http_proxy: dict[str, Any] | None = None,
+    custom_endpoint_address: str | None = None,
+    connection_verify: str | None = None,
+    ssl_context: SSLContext | None = None,
+    user_agent: str | None = None,
+    **unknown: Any,
+) -> AzureTransport:
+    """Return a transport to an Event Hub through azure-eventhub's asyncio client.
+
+    Give exactly one of:
+
+    - *connection_string* (the hub's name from *eventhub_name* or its ``EntityPath``);
+    - *fully_qualified_namespace*, *eventhub_name* and *credential* (an
+      ``AzureNamedKeyCredential``, an ``AzureSasCredential``, or a token credential from
+      ``azure.identity`` or ``azure.identity.aio``; a sync one's ``get_token`` runs in a
+      worker thread). A loopback namespace with a port (``localhost:5672``,
+      ``127.0.0.1:5673``) is a local emulator: plain TCP to that port, as
+      ``UseDevelopmentEmulator=true`` does in a connection string;
+    - *client*, an ``azure.eventhub.aio.EventHubProducerClient`` that the transport uses
+      but never closes.
+
+    :param open_timeout: seconds that opening a connection (management call, CBS, links)
+        and closing one may take; the client itself has no such bound.
+    :param transport_type: ``TransportType.AmqpOverWebsocket`` to go through port 443.
+    :param http_proxy: azure-eventhub's proxy settings (``proxy_hostname``, ...).
+    :param custom_endpoint_address: a custom endpoint in front of the service.
+    :param connection_verify: a CA bundle file to check the service's certificate with.
+    :param ssl_context: an ``ssl.SSLContext`` for the TLS connection.
+    :param user_agent: prepended to ``anyio-eventhubs/<version>`` in the user agent.
+    :raises TypeError: for an unknown keyword argument or an argument of the wrong type.
+    :raises ValueError: for a missing, contradictory or malformed option (the message
+        never contains a key or a token).
+    """
+    if unknown:
+        name = sorted(unknown)[0]
+        raise TypeError(f"{_CALLER} got an unexpected keyword argument {name!r}")
+    if isinstance(open_timeout, bool) or not isinstance(open_timeout, int | float):
+        raise TypeError(
+            f"open_timeout must be a number of seconds, got {type(open_timeout).__name__}"
+        )
+    if not 0 < open_timeout < float("inf"):
+        raise ValueError(f"open_timeout must be a positive number of seconds, got {open_timeout}")
+    eventhub_name = _check_name(eventhub_name, "eventhub_name")
+    fully_qualified_namespace = _check_name(fully_qualified_namespace, "fully_qualified_namespace")
+    options: dict[str, Any] = {
+        "transport_type": transport_type,
+        "http_proxy": http_proxy,
+        "custom_endpoint_address": custom_endpoint_address,
+        "connection_verify": connection_verify,
+        "ssl_context": ssl_context,
+    }
+    given_options = {name: value for name, value in options.items() if value is not None}
+    client_kwargs = {"retry_total": 0, "user_agent": _user_agent(user_agent), **given_options}
+
+    if client is not None:
+        others = [
+            name
+            for name, value in (
+                ("connection_string", connection_string),
+                ("fully_qualified_namespace", fully_qualified_namespace),
+                ("credential", credential),
+                ("user_agent", user_agent),
+                *options.items(),
+            )
+            if value is not None
+        ]
+        if others:
+            raise ValueError(f"client= replaces the connection options; do not also give {others}")
+        return _for_client(client, eventhub_name, open_timeout)
+
+    if connection_string is not None:
+        if fully_qualified_namespace is not None or credential is not None:
+            raise ValueError(
+                "give either a connection string or fully_qualified_namespace= with "
+                "credential=, not both"
+            )
+        info = parse_connection_string(connection_string)
+        if info.entity_path is not None and eventhub_name not in (None, info.entity_path):
+            raise ValueError(
+                f"eventhub_name {eventhub_name!r} does not match the connection string's "
+                f"EntityPath {info.entity_path!r}"
+            )
+        hub = eventhub_name or info.entity_path
+        if hub is None:
+            raise ValueError(
+                "no Event Hub name: give eventhub_name or put EntityPath=<hub> in the "
+                "connection string"
+            )
+        if info.emulator:
+            client_kwargs["use_tls"] = False
+        make = partial(
+            EventHubProducerClient.from_connection_string,
+            connection_string,
+            eventhub_name=hub,
+            **client_kwargs,
+        )
+        source = ClientSource(
+            make,
+            owned=True,
+            fully_qualified_namespace=info.fully_qualified_namespace,
+            description="credential=connection string",
+        )
+        return AzureTransport(source, eventhub_name=hub, open_timeout=open_timeout)
+
+    if fully_qualified_namespace is None or credential is None:
+        missing = "fully_qualified_namespace" if fully_qualified_namespace is None else "credential"
+        raise ValueError(
+            f"{missing}= is missing: give a connection string, or fully_qualified_namespace= "
+            "with eventhub_name and credential=, or client="
+        )
+    if eventhub_name is None:
+        raise ValueError("eventhub_name is missing (needed with fully_qualified_namespace=)")
+    checked = check_credential(credential)
+    if is_local_emulator(fully_qualified_namespace):
+        client_kwargs["use_tls"] = False
+    make = partial(
+        EventHubProducerClient, fully_qualified_namespace, eventhub_name, checked, **client_kwargs
+    )
+    source = ClientSource(
+        make,
+        owned=True,
+        fully_qualified_namespace=fully_qualified_namespace,
+        description=f"credential={type(credential).__name__}",
+    )
+    return AzureTransport(source, eventhub_name=eventhub_name, open_timeout=open_timeout)
+
+
+def _for_client(client: object, eventhub_name: str | None, open_timeout: float) -> AzureTransport:
+    if isinstance(client, SyncEventHubProducerClient):
+        raise TypeError(
+            "client must be an azure.eventhub.aio.EventHubProducerClient, not the sync "
+            "azure.eventhub.EventHubProducerClient"
+        )
+    if not isinstance(client, EventHubProducerClient):
+        raise TypeError(
+            "client must be an azure.eventhub.aio.EventHubProducerClient, got "
+            f"{type(client).__name__}"
+        )
+    if eventhub_name is not None and eventhub_name != client.eventhub_name:
+        raise ValueError(
+            f"eventhub_name {eventhub_name!r} does not match the client's Event Hub "
+            f"{client.eventhub_name!r}"
+        )
+    source = ClientSource(
+        lambda: client,
+        owned=False,
+        fully_qualified_namespace=client_namespace(client),
+        description="client=caller's (not closed by us)",
+    )
+    return AzureTransport(source, eventhub_name=client.eventhub_name, open_timeout=open_timeout)

@@ -1,0 +1,269 @@
+"""The transport on azure-eventhub's asyncio client: open, send one batch, close.
+
+One connection of ours is one ``EventHubProducerClient`` (ours, or the caller's) plus one
+partition producer per partition, all opened on entry so that a bad credential, an
+unknown hub or an unreachable namespace fails the ``async with``, within
+``open_timeout``. A send goes straight to the partition producer's link, once: no
+``send_batch`` hidden re-send, no client retry policy; the producer of anyio-eventhubs
+owns retries and timeouts.
+
+Every call into the client goes through the :mod:`._bridge` (the caller's loop under
+asyncio, a loop in a thread of ours under Trio) and through :func:`._errors.map_exceptions`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from azure.eventhub import EventDataBatch
+from azure.eventhub.aio import EventHubProducerClient
+
+from .._azure_internals import (
+    close_amqp_client,
+    close_partition_producer,
+    create_partition_producer,
+    fill_batch,
+    open_partition_producer,
+    read_partition_ids,
+    reset_partition_producer,
+    send_batch_once,
+)
+from .._exceptions import ConnectError, ConnectionLostError, NotFoundError, TransportError
+from ..transport import OutgoingBatch
+from ._bridge import Bridge, open_bridge
+from ._errors import map_exceptions
+
+__all__ = ["AzureConnection", "AzureTransport"]
+
+logger = logging.getLogger("anyio_eventhubs")
+
+#: seconds an abandoned send may take to close its link before we stop waiting
+_ABANDON_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class ClientSource:
+    """Where the client comes from.
+
+    :ivar make: builds the client; called on the client's event loop.
+    :ivar owned: whether we close it (``False`` for a caller's ``client=``).
+    :ivar fully_qualified_namespace: the namespace's host (and port, if any).
+    :ivar description: for ``repr`` (never a secret).
+    """
+
+    make: Callable[[], EventHubProducerClient]
+    owned: bool
+    fully_qualified_namespace: str
+    description: str
+
+
+class AzureTransport:
+    """Connects to an Event Hub with azure-eventhub's asyncio client.
+
+    Built by :func:`~anyio_eventhubs._azure.azure_transport`; each :meth:`connect` opens
+    a fresh connection (and, for a client of ours, a fresh client).
+    """
+
+    supports_idempotent_publishing = False
+
+    def __init__(self, source: ClientSource, *, eventhub_name: str, open_timeout: float) -> None:
+        self._source = source
+        self._eventhub_name = eventhub_name
+        self._open_timeout = open_timeout
+
+    def __repr__(self) -> str:
+        return (
+            f"<AzureTransport eventhub={self._eventhub_name!r} "
+            f"namespace={self._source.fully_qualified_namespace!r} {self._source.description} "
+            f"open_timeout={self._open_timeout}>"
+        )
+
+    def connect(self) -> AbstractAsyncContextManager[AzureConnection]:
+        """Open the client and a link per partition; close them on exit.
+
+        Entering waits at most ``open_timeout`` seconds; exiting closes what we opened
+        (shielded, at most ``open_timeout`` seconds), never a caller's ``client=``.
+
+        :raises ~anyio_eventhubs.AuthenticationError: if the credential is refused.
+        :raises ~anyio_eventhubs.NotFoundError: if the hub does not exist.
+        :raises ~anyio_eventhubs.ConnectError: if the namespace cannot be reached in time.
+        """
+        return self._connect()
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AzureConnection]:
+        async with open_bridge() as bridge:
+            connection = AzureConnection(bridge, self._eventhub_name)
+            try:
+                await connection._open(self._source, self._open_timeout)
+                yield connection
+            finally:
+                await connection._close(self._open_timeout)
+
+
+@dataclass
+class _Partition:
+    producer: Any
+    lock: anyio.Lock
+
+
+class AzureConnection:
+    """One open connection to a hub: what the producer's sender talks to."""
+
+    def __init__(self, bridge: Bridge, eventhub_name: str) -> None:
+        self._bridge = bridge
+        self._eventhub_name = eventhub_name
+        self._fully_qualified_namespace = ""
+        self._client: EventHubProducerClient | None = None
+        self._owns_client = False
+        self._partitions: dict[str, _Partition] = {}
+        #: AMQP clients of a management call that did not finish (closed by _close)
+        self._management_clients: list[Any] = []
+        self._partition_ids: tuple[str, ...] = ()
+        self._max_message_size = 0
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (
+            f"<AzureConnection {state} eventhub={self._eventhub_name!r} "
+            f"namespace={self._fully_qualified_namespace!r} "
+            f"partitions={len(self._partition_ids)} max_message_size={self._max_message_size}>"
+        )
+
+    # -- the TransportConnection protocol ----------------------------------------------
+
+    @property
+    def eventhub_name(self) -> str:
+        return self._eventhub_name
+
+    @property
+    def fully_qualified_namespace(self) -> str:
+        return self._fully_qualified_namespace
+
+    @property
+    def partition_ids(self) -> Sequence[str]:
+        return self._partition_ids
+
+    @property
+    def max_message_size(self) -> int:
+        return self._max_message_size
+
+    async def send(self, batch: OutgoingBatch) -> None:
+        """Publish *batch* on its partition's link, once.
+
+        Blocks until the service settles the transfer; sends to one partition go one at a
+        time (the link is stop-and-wait). Cancelling abandons the send: the link is closed
+        (shielded, bounded) so the next send starts on a fresh one, and the service may or
+        may not have stored the batch. A lost link is closed the same way before
+        :class:`~anyio_eventhubs.ConnectionLostError` is raised.
+
+        :raises ~anyio_eventhubs.TransportError: (a subclass) for what the service said.
+        """
+        partition = self._partitions.get(batch.partition_id)
+        if partition is None:
+            raise NotFoundError(
+                f"Event Hub {self._eventhub_name!r} has no partition {batch.partition_id!r}; "
+                f"its partitions are {list(self._partition_ids)}"
+            )
+        event_batch = EventDataBatch(
+            max_size_in_bytes=self._max_message_size, partition_id=batch.partition_id
+        )
+        fill_batch(event_batch, list(batch.messages), batch.size_in_bytes)
+        context = (
+            f"sending {len(batch.messages)} event(s) to partition {batch.partition_id!r} "
+            f"of {self._eventhub_name!r}"
+        )
+        async with partition.lock:
+            try:
+                with map_exceptions(context):
+                    await self._bridge.run(send_batch_once, partition.producer, event_batch)
+            except (ConnectionLostError, anyio.get_cancelled_exc_class()):
+                # A send cut short, or a link that is going away (a settlement without an
+                # outcome arrives just before the detach): the next send must not go out
+                # on this link, where the service would drop it or not acknowledge it.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(_ABANDON_TIMEOUT):
+                    await self._quietly(reset_partition_producer, partition.producer)
+                raise
+
+    # -- lifecycle (driven by AzureTransport.connect) ----------------------------------
+
+    async def _open(self, source: ClientSource, open_timeout: float) -> None:
+        with anyio.move_on_after(open_timeout) as timeout_scope:
+            await self._open_unbounded(source)
+        if timeout_scope.cancelled_caught:
+            raise ConnectError(
+                f"could not open a connection to Event Hub {self._eventhub_name!r} "
+                f"within open_timeout={open_timeout}s"
+            )
+
+    async def _open_unbounded(self, source: ClientSource) -> None:
+        context = f"opening Event Hub {self._eventhub_name!r}"
+        client = await self._bridge.run(_make_client, source.make)
+        self._client = client
+        self._owns_client = source.owned
+        self._fully_qualified_namespace = source.fully_qualified_namespace
+        with map_exceptions(context, opening=True):
+            ids = await self._bridge.run(read_partition_ids, client, self._management_clients)
+        partition_ids = tuple(ids)
+        if not partition_ids:
+            raise NotFoundError(f"Event Hub {self._eventhub_name!r} reports no partitions")
+        self._partitions = {
+            pid: _Partition(create_partition_producer(client, pid), anyio.Lock())
+            for pid in partition_ids
+        }
+        sizes: dict[str, int] = {}
+        errors: list[TransportError] = []
+
+        async def open_one(pid: str, producer: Any) -> None:
+            try:
+                with map_exceptions(f"{context} (partition {pid!r})", opening=True):
+                    sizes[pid] = await self._bridge.run(open_partition_producer, producer)
+            except TransportError as exc:
+                errors.append(exc)
+                task_group.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as task_group:
+            for pid, partition in self._partitions.items():
+                task_group.start_soon(open_one, pid, partition.producer)
+        if errors:
+            raise errors[0]
+        self._max_message_size = min(sizes.values())
+        self._partition_ids = partition_ids
+
+    async def _close(self, limit: float) -> None:
+        """Close the partition producers, and the client if it is ours; shielded, bounded."""
+        self._closed = True
+        with anyio.CancelScope(shield=True), anyio.move_on_after(limit) as scope:
+            async with anyio.create_task_group() as task_group:
+                for partition in self._partitions.values():
+                    task_group.start_soon(
+                        self._quietly, close_partition_producer, partition.producer
+                    )
+                for management in self._management_clients:
+                    task_group.start_soon(self._quietly, close_amqp_client, management)
+            if self._client is not None and self._owns_client:
+                await self._quietly(self._client.close)
+        if scope.cancelled_caught:
+            logger.warning(
+                "closing the connection to Event Hub %r took longer than %ss; abandoned it",
+                self._eventhub_name,
+                limit,
+            )
+
+    async def _quietly(self, function: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Await ``function(*args)`` on the client's loop; log, never raise, what it raises."""
+        try:
+            await self._bridge.run(function, *args)
+        except Exception as exc:
+            logger.debug("ignored while closing: %s: %s", type(exc).__name__, exc)
+
+
+async def _make_client(make: Callable[[], EventHubProducerClient]) -> EventHubProducerClient:
+    """Build the client on its own loop (its locks and futures belong there)."""
+    return make()
