@@ -32,7 +32,7 @@ class Sender:
         retry_options: RetryOptions,
         reporter: Reporter,
         release_global_slot: Callable[[], None],
-        clear_reason: Callable[[], str],
+        clear_reason: Callable[[], tuple[str, bool]],
     ) -> None:
         self._connection = connection
         self._retry = retry_options
@@ -49,10 +49,10 @@ class Sender:
             while True:
                 with send.new_scope() as scope:
                     error = await self._attempt_until_done(part.id, send)
+                raise_if_unhandled = True
                 if scope.cancelled_caught:
-                    error = EventClearedError(
-                        may_have_been_published=send.attempted, reason=self._clear_reason()
-                    )
+                    reason, raise_if_unhandled = self._clear_reason()
+                    error = EventClearedError(may_have_been_published=send.attempted, reason=reason)
                     send.cleared = len(batch.events)
                 with anyio.CancelScope(shield=True):
                     if events is None:
@@ -69,13 +69,14 @@ class Sender:
                         part.id,
                         error,
                         resendable=not cleared,
-                        raise_if_unhandled=not cleared,
+                        raise_if_unhandled=raise_if_unhandled,
                     )
                     if resend and not send.cancel_requested:
                         continue
                     if resend:  # clear() or close came while the handler ran
+                        reason, _ = self._clear_reason()
                         error = EventClearedError(
-                            may_have_been_published=send.attempted, reason=self._clear_reason()
+                            may_have_been_published=send.attempted, reason=reason
                         )
                         await self._reporter.failed(
                             events, part.id, error, resendable=False, raise_if_unhandled=False

@@ -59,28 +59,29 @@ async def test_aclose_is_idempotent() -> None:
 async def test_a_waiting_queue_for_send_fails_when_the_producer_closes() -> None:
     hub = InMemoryEventHub(1)
     hub.hold_sends()
-    async with open_streaming_producer(
-        transport=hub, max_queued_events=1, close_timeout=0
-    ) as producer:
-        await producer.queue_for_send(b"first")
-        errors: list[BaseException] = []
+    errors: list[BaseException] = []
+    # the held event is dropped by the close (close_timeout=0): with no failure handler,
+    # that is raised from the exit
+    with pytest.raises(PublishError):
+        async with open_streaming_producer(
+            transport=hub, max_queued_events=1, close_timeout=0
+        ) as producer:
+            await producer.queue_for_send(b"first")
 
-        async def blocked() -> None:
-            try:
-                await producer.queue_for_send(b"second")
-            except ProducerClosedError as exc:
-                errors.append(exc)
+            async def blocked() -> None:
+                try:
+                    await producer.queue_for_send(b"second")
+                except ProducerClosedError as exc:
+                    errors.append(exc)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(blocked)
-            await hub.wait_sends_in_flight(1)
-            await anyio.wait_all_tasks_blocked()
-            with (
-                anyio.CancelScope() as scope
-            ):  # cancel aclose's flush: close_timeout=0 drops the rest
-                tg.start_soon(lambda: hub_release_later(scope))
-                await producer.aclose()
-        assert len(errors) == 1
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(blocked)
+                await hub.wait_sends_in_flight(1)
+                await anyio.wait_all_tasks_blocked()
+                with anyio.CancelScope() as scope:  # cancel aclose's flush: the rest is dropped
+                    tg.start_soon(hub_release_later, scope)
+                    await producer.aclose()
+    assert len(errors) == 1
 
 
 async def hub_release_later(scope: anyio.CancelScope) -> None:
@@ -324,3 +325,36 @@ async def test_an_attempt_longer_than_try_timeout_is_abandoned_and_retried() -> 
         assert anyio.current_time() - start == pytest.approx(5)
     assert isinstance(rec.failed[0].exception, OperationTimeoutError)
     assert "may have stored" in str(rec.failed[0].exception)
+
+
+async def test_events_dropped_by_a_late_close_are_raised_without_a_handler() -> None:
+    hub = InMemoryEventHub(1)
+    hub.hold_sends()
+    with pytest.RaisesGroup(KeyError, PublishError) as info:
+        async with open_streaming_producer(
+            transport=hub, max_wait_time=0, close_timeout=0
+        ) as producer:
+            await producer.queue_for_send(b"x")
+            await hub.wait_sends_in_flight(1)
+            raise KeyError("boom")
+    publish_error = info.value.exceptions[1]
+    assert isinstance(publish_error, PublishError)
+    assert isinstance(publish_error.__cause__, EventClearedError)
+    assert publish_error.events == [b"x"]
+
+
+async def test_events_dropped_by_a_cancelled_exit_are_logged_without_a_handler(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = InMemoryEventHub(1)
+    hub.hold_sends()
+    with anyio.CancelScope() as scope:
+        async with open_streaming_producer(
+            transport=hub, max_wait_time=0, close_timeout=0
+        ) as producer:
+            await producer.queue_for_send(b"x")
+            await hub.wait_sends_in_flight(1)
+            scope.cancel()
+            await anyio.sleep_forever()
+    assert scope.cancelled_caught
+    assert any("unpublished on cancellation" in r.message for r in caplog.records)
