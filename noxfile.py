@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["tests", "slow", "lint", "typecheck"]
+nox.options.sessions = ["tests", "slow", "lint", "typecheck", "docs"]
 nox.options.default_venv_backend = "venv"
 
 
@@ -33,7 +35,7 @@ def live(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.8")
     session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", "anyio_eventhubs", "tests")
+    session.run("ruff", "format", "--check", "anyio_eventhubs", "tests", "examples", "benchmarks")
 
 
 @nox.session
@@ -47,3 +49,13 @@ def bench(session: nox.Session) -> None:
     """Benchmarks against azure-eventhub; ``nox -s bench -- --quick`` for the CI mode."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site, warnings as errors (mkdocs.yml has strict: true)."""
+    session.install("-e", ".[docs]")
+    site = Path(session.create_tmp()) / "site"
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", str(site), env={"NO_MKDOCS_2_WARNING": "1"}
+    )

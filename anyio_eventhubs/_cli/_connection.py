@@ -1,0 +1,115 @@
+"""The connection options of ``send``: a connection string, or a namespace and Entra ID.
+
+With ``--namespace``, the credential is azure-identity's ``DefaultAzureCredential``
+(environment variables, workload or managed identity, the Azure CLI's login, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+from click.core import ParameterSource
+
+__all__ = ["Connection", "connection_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where to publish; never printed (a connection string holds a key)."""
+
+    connection_string: str | None
+    eventhub_name: str | None
+    namespace: str | None
+
+    def __repr__(self) -> str:
+        return f"Connection(eventhub_name={self.eventhub_name!r}, namespace={self.namespace!r})"
+
+    @classmethod
+    def from_options(
+        cls, connection_string: str | None, eventhub_name: str | None, namespace: str | None
+    ) -> Connection:
+        """Check that exactly one way to connect was given.
+
+        When one comes from the command line and the other from an environment variable,
+        the command line wins.
+
+        :raises click.UsageError: if none or both were.
+        """
+        if connection_string and namespace:
+            ctx = click.get_current_context()
+            from_env = {
+                name
+                for name in ("connection_string", "namespace")
+                if ctx.get_parameter_source(name) is ParameterSource.ENVIRONMENT
+            }
+            if from_env == {"connection_string"}:
+                connection_string = None
+            elif from_env == {"namespace"}:
+                namespace = None
+        if connection_string and namespace:
+            raise click.UsageError(
+                "give --connection-string or --namespace, not both "
+                "(EVENTHUB_CONNECTION_STRING counts as --connection-string)"
+            )
+        if not connection_string and not namespace:
+            raise click.UsageError(
+                "no Event Hub to publish to: give --connection-string (or set "
+                "EVENTHUB_CONNECTION_STRING), or --namespace with --eventhub-name. "
+                "For a local one, run: anyio-eventhubs emulator"
+            )
+        if namespace and not eventhub_name:
+            raise click.UsageError("--namespace needs --eventhub-name (or EVENTHUB_NAME)")
+        return cls(connection_string or None, eventhub_name or None, namespace or None)
+
+    @contextmanager
+    def producer_arguments(self) -> Iterator[dict[str, Any]]:
+        """The connection arguments of ``open_streaming_producer``; closes the credential."""
+        if self.connection_string is not None:
+            yield {
+                "connection_string": self.connection_string,
+                "eventhub_name": self.eventhub_name,
+            }
+            return
+        from azure.identity import DefaultAzureCredential
+
+        with DefaultAzureCredential() as credential:
+            yield {
+                "eventhub_name": self.eventhub_name,
+                "fully_qualified_namespace": self.namespace,
+                "credential": credential,
+            }
+
+
+def connection_options(func: F) -> F:
+    """Add ``--connection-string``, ``--eventhub-name`` and ``--namespace`` to a command."""
+    options = [
+        click.option(
+            "--connection-string",
+            envvar="EVENTHUB_CONNECTION_STRING",
+            metavar="TEXT",
+            help="An Event Hubs connection string (env: EVENTHUB_CONNECTION_STRING).",
+        ),
+        click.option(
+            "--eventhub-name",
+            "--hub",
+            envvar="EVENTHUB_NAME",
+            help="The Event Hub; optional with a connection string that has EntityPath "
+            "(env: EVENTHUB_NAME).",
+        ),
+        click.option(
+            "--namespace",
+            envvar="EVENTHUB_NAMESPACE",
+            metavar="HOST",
+            help="The namespace (e.g. NAME.servicebus.windows.net), authenticated with "
+            "azure-identity's DefaultAzureCredential (env: EVENTHUB_NAMESPACE).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
