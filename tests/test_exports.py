@@ -63,3 +63,14 @@ def test_exception_tree_has_one_root() -> None:
         obj = getattr(anyio_eventhubs, name)
         if isinstance(obj, type) and issubclass(obj, BaseException):
             assert issubclass(obj, anyio_eventhubs.EventHubsError), name
+
+
+def test_importing_testing_does_not_import_hypothesis_or_proton() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, anyio_eventhubs.testing; "
+        "assert 'hypothesis' not in sys.modules; assert 'proton' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
