@@ -100,7 +100,7 @@ def test_a_dropped_connection_loses_the_transfer(
     for _ in range(events):
         batch.add(EventData(b"x" * 1000))  # 200 events: far over one 32 KiB frame
     # closed or reset: the client notices on its next read, or on a write still under way
-    with pytest.raises(ConnectError, match="Can not (read|send) frame"):
+    with pytest.raises(ConnectError, match=r"Can not (read|send) frame"):
         client.send_batch(batch)
     assert emulator.event_count("eh1") == 0
     assert emulator.faults.fired() == {"drop_connection": 1}
