@@ -14,7 +14,7 @@ nox.options.default_venv_backend = "venv"
 def tests(session: nox.Session) -> None:
     """The test suite under asyncio and Trio, without the slow property tests."""
     session.install("-e", ".[dev]")
-    session.run("pytest", "-m", "not slow and not live", *session.posargs)
+    session.run("pytest", "-m", "not slow", *session.posargs)
 
 
 @nox.session
