@@ -6,12 +6,17 @@ module does those three things with the client's own private encoder and decoder
 :func:`check_internals` proves, at import time, that the internals still behave as
 assumed: a newer azure-eventhub that moves them fails loudly here, with
 :class:`IncompatibleAzureEventHubError`, instead of sending something else.
+
+The same holds for what idempotent publishing needs and the client does not expose: a
+sender link's desired capabilities and attach properties, and the attach reply's
+properties (:class:`LinkOptions`; checked without I/O by ``_check_link_options``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from azure.core.credentials import AzureNamedKeyCredential
@@ -25,8 +30,14 @@ try:
     from azure.eventhub._constants import MGMT_STATUS_DESC as _MGMT_STATUS_DESC
     from azure.eventhub._constants import READ_OPERATION as _READ_OPERATION
     from azure.eventhub._pyamqp._decode import decode_payload
-    from azure.eventhub._pyamqp._encode import encode_payload
+    from azure.eventhub._pyamqp._encode import encode_frame, encode_payload
+    from azure.eventhub._pyamqp.aio._client_async import AMQPClientAsync, SendClientAsync
     from azure.eventhub._pyamqp.aio._connection_async import Connection as AmqpConnectionAsync
+    from azure.eventhub._pyamqp.aio._link_async import Link as AmqpLinkAsync
+    from azure.eventhub._pyamqp.aio._sender_async import SenderLink as AmqpSenderLinkAsync
+    from azure.eventhub._pyamqp.aio._session_async import Session as AmqpSessionAsync
+    from azure.eventhub._pyamqp.constants import LinkState
+    from azure.eventhub._pyamqp.types import TYPE, VALUE, AMQPTypes
     from azure.eventhub._transport._pyamqp_transport import PyamqpTransport
     from azure.eventhub.aio import EventHubProducerClient
     from azure.eventhub.aio._producer_async import EventHubProducer
@@ -39,6 +50,7 @@ except ImportError as exc:  # pragma: no cover - exercised only by a changed cli
 
 __all__ = [
     "IncompatibleAzureEventHubError",
+    "LinkOptions",
     "body_only",
     "check_internals",
     "client_namespace",
@@ -146,13 +158,75 @@ def create_partition_producer(client: EventHubProducerClient, partition_id: str)
 _READY_POLL_INTERVAL = 0.005
 
 
-async def _open(producer: Any) -> None:
+class LinkOptions:
+    """Attach settings of a partition producer's sender link that the client has no
+    keyword for (idempotent publishing); applied at every attach of the link.
+
+    :param desired_capabilities: symbols for the attach's ``desired-capabilities`` (the
+        aio ``SendClientAsync`` drops the ones it is given).
+    :param properties: called before each attach: link property name -> (AMQP type
+        ``"long"``, ``"short"`` or ``"int"``, value, or ``None`` for a null).
+    :ivar remote_properties: the properties of the latest attach reply, with ``str`` keys.
+    :ivar attaches: how many attaches completed with these options.
+    """
+
+    def __init__(
+        self,
+        desired_capabilities: Sequence[str],
+        properties: Callable[[], Mapping[str, tuple[str, int | None]]],
+    ) -> None:
+        self.desired_capabilities = tuple(desired_capabilities)
+        self.properties = properties
+        self.remote_properties: dict[str, Any] = {}
+        self.attaches = 0
+
+
+_AMQP_TYPES = {"long": AMQPTypes.long, "short": AMQPTypes.short, "int": AMQPTypes.int}
+
+
+def _use_link_options(handler: Any, link: LinkOptions) -> None:
+    """Make *handler* (a ``SendClientAsync`` not yet open) attach its link with *link*."""
+    properties = dict(handler._link_properties or {})
+    for name, (kind, value) in link.properties().items():
+        typed = None if value is None else {TYPE: _AMQP_TYPES[kind], VALUE: value}
+        properties[name.encode("ascii")] = typed
+    capabilities = [c.encode("ascii") for c in link.desired_capabilities]
+
+    async def client_ready() -> bool:
+        # SendClientAsync._client_ready_async, passing desired capabilities too
+        if not handler._link:
+            handler._link = handler._session.create_sender_link(
+                target_address=handler.target,
+                link_credit=handler._link_credit,
+                send_settle_mode=handler._send_settle_mode,
+                rcv_settle_mode=handler._receive_settle_mode,
+                max_message_size=handler._max_message_size,
+                properties=properties,
+                desired_capabilities=capabilities,
+            )
+            await handler._link.attach()
+            return False
+        return bool(handler._link.get_state() == LinkState.ATTACHED)
+
+    handler._client_ready_async = client_ready
+
+
+def _remote_properties(amqp_link: Any) -> dict[str, Any]:
+    remote = amqp_link.remote_properties or {}
+    return {
+        (k.decode("ascii", "replace") if isinstance(k, bytes) else str(k)): v
+        for k, v in remote.items()
+    }
+
+
+async def _open(producer: Any, link: LinkOptions | None = None) -> None:
     """``ConsumerProducerMixin._open``, with a 5 ms instead of a 50 ms ready poll.
 
     The client sleeps 50 ms between polls of ``client_ready_async()`` and a link takes
     about nine polls (SASL, open, begin, CBS attach pair, put-token, reply, attach), so its
     own ``_open`` costs 0.45 s of sleeping per partition. Each poll already waits on the
-    socket for the next frame, so a short pause is enough.
+    socket for the next frame, so a short pause is enough. With *link*, the sender link
+    is attached with those options and the reply's properties are kept there.
     """
     if producer.running:
         return
@@ -164,9 +238,14 @@ async def _open(producer: Any) -> None:
         endpoint=client._address.hostname, auth=auth
     )
     handler = producer._handler
+    if link is not None:
+        _use_link_options(handler, link)
     await handler.open_async(connection=connection)
     while not await handler.client_ready_async():  # noqa: ASYNC110 - the client is polled
         await asyncio.sleep(_READY_POLL_INTERVAL)
+    if link is not None:
+        link.remote_properties = _remote_properties(handler._link)
+        link.attaches += 1
     transport = client._amqp_transport
     producer._max_message_size_on_link = (
         transport.get_remote_max_message_size(handler) or transport.MAX_MESSAGE_LENGTH_BYTES
@@ -247,20 +326,24 @@ async def _close_connection(connection: Any) -> None:
         await connection._transport.close()
 
 
-async def open_partition_producer(producer: Any) -> int:
-    """Open *producer*'s connection and link; return the link's maximum message size."""
-    await _open(producer)
+async def open_partition_producer(producer: Any, link: LinkOptions | None = None) -> int:
+    """Open *producer*'s connection and link (with *link*'s options, if given); return
+    the link's maximum message size. A no-op, but for the size, if it is open."""
+    await _open(producer, link)
     return int(producer._max_message_size_on_link)
 
 
-async def send_batch_once(producer: Any, batch: EventDataBatch) -> None:
-    """Send *batch* on *producer*'s link exactly once, reopening the link if it is closed.
+async def send_batch_once(
+    producer: Any, batch: EventDataBatch, link: LinkOptions | None = None
+) -> None:
+    """Send *batch* on *producer*'s link exactly once, reopening the link if it is closed
+    (with *link*'s options: an idempotent producer's link is never opened without them).
 
     :raises azure.eventhub.exceptions.EventHubError: (a subclass) as the client would
         have raised it, with the AMQP error in ``details``.
     """
     try:
-        await _open(producer)
+        await _open(producer, link)
         await producer._handler.send_message_async(batch._message, timeout=0)
     except asyncio.CancelledError:
         raise
@@ -350,6 +433,84 @@ def _check_partition_producer() -> list[str]:
     return problems
 
 
+def _run_now(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine that never waits (the probes below), without an event loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("the probe coroutine waited for something")
+
+
+class _ProbeSession:
+    """Stands in for a pyamqp aio ``Session``: records the frames a link sends."""
+
+    def __init__(self) -> None:
+        self.frames: list[Any] = []
+
+    def create_sender_link(self, target_address: str, **kwargs: Any) -> Any:
+        sender_link: Any = AmqpSenderLinkAsync
+        return sender_link(
+            self, 0, target_address, network_trace=False, network_trace_params={}, **kwargs
+        )
+
+    async def _outgoing_attach(self, frame: Any) -> None:
+        self.frames.append(frame)
+
+
+def _check_link_options() -> list[str]:
+    """Attach a probe link with :class:`LinkOptions` against a fake session (no I/O).
+
+    Checks that the options reach the attach frame (desired capabilities, typed
+    properties, nulls) and that an attach reply's properties are read back.
+    """
+    problems = []
+    if "_client_ready_async" not in AMQPClientAsync.client_ready_async.__code__.co_names:
+        problems.append("AMQPClientAsync.client_ready_async no longer calls _client_ready_async")
+    if "_session" not in AMQPClientAsync.open_async.__code__.co_names:
+        problems.append("AMQPClientAsync.open_async no longer sets _session")
+    parameters = inspect.signature(AmqpSessionAsync.create_sender_link).parameters
+    if "target_address" not in parameters or not any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    ):
+        problems.append("the aio Session.create_sender_link signature changed")
+    send_client: Any = SendClientAsync
+    handler = send_client("probe.localhost", "amqps://probe.localhost/probe/Partitions/0")
+    handler._session = session = _ProbeSession()
+    link = LinkOptions(
+        ["com.microsoft:probe"],
+        lambda: {
+            "com.microsoft:probe-long": ("long", 7),
+            "com.microsoft:probe-null": ("int", None),
+        },
+    )
+    _use_link_options(handler, link)
+    _run_now(handler._client_ready_async())
+    frame = session.frames[0]
+    _, body = encode_frame(frame)
+    if frame.desired_capabilities != [b"com.microsoft:probe"] or b"com.microsoft:probe" not in (
+        body or b""
+    ):
+        problems.append("a sender link no longer sends the desired capabilities it is given")
+    long_key = b"\xa3\x18com.microsoft:probe-long"
+    encoded = bytes(body or b"")
+    if (
+        long_key + b"\x55\x07" not in encoded  # smalllong
+        and long_key + b"\x81" + (7).to_bytes(8, "big") not in encoded
+    ) or b"\xa3\x18com.microsoft:probe-null\x40" not in encoded:
+        problems.append("a sender link no longer encodes typed attach properties as given")
+    reply: list[Any] = [None] * 14
+    reply[5], reply[6] = ["probe"], ["probe"]
+    reply[13] = {b"com.microsoft:probe-long": 8}
+    _run_now(AmqpLinkAsync._incoming_attach(handler._link, reply))
+    if _remote_properties(handler._link) != {"com.microsoft:probe-long": 8}:
+        problems.append("an attach reply's properties are no longer kept as remote_properties")
+    if not _run_now(handler._client_ready_async()):
+        problems.append("an attached sender link is not reported ready")
+    return problems
+
+
 def check_internals() -> None:
     """Check that the private pieces used here still behave as this adapter assumes.
 
@@ -385,6 +546,10 @@ def check_internals() -> None:
         problems.extend(_check_partition_producer())
     except Exception as exc:
         problems.append(f"the aio partition producer changed ({type(exc).__name__}: {exc})")
+    try:
+        problems.extend(_check_link_options())
+    except Exception as exc:
+        problems.append(f"the aio sender link changed ({type(exc).__name__}: {exc})")
     if problems:
         raise IncompatibleAzureEventHubError(
             f"azure-eventhub {azure_eventhub_version}: "

@@ -161,7 +161,11 @@ async def open_streaming_producer(
     background: list[BaseException] = []
     producer: StreamingProducer | None = None
     try:
-        async with resolved.connect() as connection:
+        if enable_idempotent_retries:  # a transport that supports it takes idempotent=True
+            opened = resolved.connect(idempotent=True)  # type: ignore[call-arg]
+        else:
+            opened = resolved.connect()
+        async with opened as connection:
             producer = StreamingProducer(connection, options, identifier or str(uuid.uuid4()))
             try:
                 async with anyio.create_task_group() as task_group:

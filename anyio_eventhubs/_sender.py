@@ -98,8 +98,10 @@ class Sender:
     ) -> BaseException | None:
         """Attempt until success (``None``) or until the policy gives up (the last error)."""
         batch = send.batch
+        # the same batch_id for every round of attempts of this batch (a force_resend()
+        # too): an idempotent transport reuses the batch's sequence numbers
         outgoing = OutgoingBatch(
-            partition_id, [e.encoded for e in batch.events], batch.size_in_bytes
+            partition_id, [e.encoded for e in batch.events], batch.size_in_bytes, batch.first_seq
         )
         options = self._retry
         retries = 0

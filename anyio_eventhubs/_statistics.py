@@ -18,6 +18,12 @@ class PartitionStatistics:
     :ivar failed: events reported to ``on_publish_failed`` (or raised), cleared included.
     :ivar batches_published: batches the service accepted.
     :ivar batches_failed: failure reports made.
+    :ivar producer_id: with ``enable_idempotent_retries=True``, the producer id the
+        service assigned for this partition; else ``None``.
+    :ivar producer_epoch: with idempotent retries, the producer's epoch (owner level).
+    :ivar last_published_sequence_number: with idempotent retries, the last sequence
+        number the service confirmed for this producer on the partition (``-1`` before
+        the first batch).
     """
 
     partition_id: str
@@ -27,6 +33,9 @@ class PartitionStatistics:
     failed: int
     batches_published: int
     batches_failed: int
+    producer_id: int | None = None
+    producer_epoch: int | None = None
+    last_published_sequence_number: int | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,13 @@ may help; the producer owns the retry policy, so a transport never retries on it
 
 Two transports ship: the real one (azure-eventhub) and
 :class:`anyio_eventhubs.testing.InMemoryEventHub`.
+
+Idempotent publishing (``enable_idempotent_retries=True``) is an extension: a transport
+that sets ``supports_idempotent_publishing = True`` accepts ``connect(idempotent=True)``
+and then yields an :class:`IdempotentTransportConnection`. Such a connection numbers the
+events of each batch for the service the first time it sends the batch (by
+:attr:`OutgoingBatch.batch_id`) and reuses those numbers for every later attempt of that
+batch, so that the service stores a retried batch once (``docs/idempotent-publishing.md``).
 """
 
 from __future__ import annotations
@@ -17,7 +24,13 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["OutgoingBatch", "Transport", "TransportConnection"]
+__all__ = [
+    "IdempotentTransportConnection",
+    "OutgoingBatch",
+    "PublishingState",
+    "Transport",
+    "TransportConnection",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +40,33 @@ class OutgoingBatch:
     :ivar partition_id: where the batch goes.
     :ivar messages: each event as one complete encoded AMQP 1.0 message, in order.
     :ivar size_in_bytes: the batch's size as Event Hubs counts it against the maximum
-        message size.
+        message size (with ``reserved_bytes_per_event`` counted for each event, when the
+        connection reserves some).
+    :ivar batch_id: the same for every attempt of one batch (its retries and a
+        ``force_resend()``), different for every other batch of the partition; ``None``
+        for a batch without identity, which an idempotent transport numbers afresh on
+        each send. The producer uses the acceptance number of the batch's first event.
     """
 
     partition_id: str
     messages: Sequence[bytes]
     size_in_bytes: int
+    batch_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishingState:
+    """Where an idempotent producer stands on one partition.
+
+    :ivar producer_id: the producer id the service assigned (``com.microsoft:producer-id``).
+    :ivar producer_epoch: its epoch, or owner level (``com.microsoft:producer-epoch``).
+    :ivar last_published_sequence_number: the last sequence number the service confirmed
+        (``-1`` or the service's starting value before the first batch).
+    """
+
+    producer_id: int
+    producer_epoch: int
+    last_published_sequence_number: int
 
 
 @runtime_checkable
@@ -70,8 +104,36 @@ class TransportConnection(Protocol):
 
 
 @runtime_checkable
+class IdempotentTransportConnection(TransportConnection, Protocol):
+    """A connection opened with ``connect(idempotent=True)``: it publishes idempotently.
+
+    Its :meth:`send` stamps each event with the producer id, epoch and a sequence number,
+    assigned when a batch is first sent and reused for every attempt with the same
+    :attr:`OutgoingBatch.batch_id`; a retry of a batch the service stored already is
+    acknowledged without being stored again.
+    """
+
+    @property
+    def reserved_bytes_per_event(self) -> int:
+        """Bytes that stamping may add to an event's share of a batch.
+
+        The producer counts them against the batch size, so that a stamped batch still
+        fits the hub's maximum message size.
+        """
+        ...
+
+    def publishing_state(self, partition_id: str) -> PublishingState | None:
+        """The idempotent state of *partition_id* (``None`` before it is known)."""
+        ...
+
+
+@runtime_checkable
 class Transport(Protocol):
-    """Something that can open a connection to an Event Hub."""
+    """Something that can open a connection to an Event Hub.
+
+    A transport that sets ``supports_idempotent_publishing = True`` also accepts
+    ``connect(idempotent=True)``, which yields an :class:`IdempotentTransportConnection`.
+    """
 
     def connect(self) -> AbstractAsyncContextManager[TransportConnection]:
         """Return an async context manager that opens, yields and closes a connection.

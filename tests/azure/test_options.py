@@ -37,7 +37,7 @@ def make_client(transport: AzureTransport) -> EventHubProducerClient:
 def test_connection_string_with_entity_path() -> None:
     transport = azure_transport(GOOD + ";EntityPath=hub", None)
     assert isinstance(transport, AzureTransport)
-    assert transport.supports_idempotent_publishing is False
+    assert transport.supports_idempotent_publishing is True
     client = make_client(transport)
     assert client.eventhub_name == "hub"
     assert client._config.max_retries == 0  # no retries under ours

@@ -14,8 +14,9 @@ connect to it over a real socket with :meth:`EventHubsEmulator.connection_string
 
 It serves SASL, ``$cbs`` put-token (checking SAS tokens against its key),
 ``$management`` READ, sends to a hub or a partition (single messages and batches,
-routed like the service), consumer receivers with selector filters, and faults armed
-through :attr:`EventHubsEmulator.faults`. Needs ``python-qpid-proton`` (the
+routed like the service), idempotent producers (producer ids, per-partition sequence
+checks, a retried batch stored once), consumer receivers with selector filters, and
+faults armed through :attr:`EventHubsEmulator.faults`. Needs ``python-qpid-proton`` (the
 ``emulator`` extra). Run it as a process with ``python -m anyio_eventhubs.testing.emulator``.
 """
 
@@ -36,13 +37,25 @@ from ._faults import THROTTLED as THROTTLED
 from ._faults import FaultInjector as FaultInjector
 from ._faults import TransferFault as TransferFault
 from ._hubs import StoredEvent as StoredEvent
+from ._idempotent import IDEMPOTENT_PRODUCER as IDEMPOTENT_PRODUCER
+from ._idempotent import OUT_OF_ORDER_SEQUENCE as OUT_OF_ORDER_SEQUENCE
+from ._idempotent import PRODUCER_EPOCH as PRODUCER_EPOCH
+from ._idempotent import PRODUCER_EPOCH_STOLEN as PRODUCER_EPOCH_STOLEN
+from ._idempotent import PRODUCER_ID as PRODUCER_ID
+from ._idempotent import PRODUCER_SEQUENCE_NUMBER as PRODUCER_SEQUENCE_NUMBER
 
 __all__ = [
     "DETACH_FORCED",
+    "IDEMPOTENT_PRODUCER",
     "INTERNAL_ERROR",
     "JWT",
     "MESSAGE_SIZE_EXCEEDED",
     "NOT_FOUND",
+    "OUT_OF_ORDER_SEQUENCE",
+    "PRODUCER_EPOCH",
+    "PRODUCER_EPOCH_STOLEN",
+    "PRODUCER_ID",
+    "PRODUCER_SEQUENCE_NUMBER",
     "SAS_TOKEN",
     "SERVER_BUSY",
     "THROTTLED",

@@ -12,7 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from proton import Collector, Condition, Connection, Delivery, Event, Transport
+from proton import (
+    Collector,
+    Condition,
+    Connection,
+    Delivery,
+    Event,
+    Transport,
+    int32,
+    short,
+    symbol,
+)
 
 from ._cbs import put_token
 from ._codec import Encoded, encode_int
@@ -20,6 +30,14 @@ from ._consumer import ConsumerLink, find_selector, start_index
 from ._faults import NOT_FOUND, FaultInjector
 from ._frames import OutgoingFrames
 from ._hubs import EventStore
+from ._idempotent import (
+    IDEMPOTENT_PRODUCER,
+    PRODUCER_EPOCH,
+    PRODUCER_ID,
+    PRODUCER_SEQUENCE_NUMBER,
+    AttachRefused,
+    AttachSniffer,
+)
 from ._management import read
 from ._messages import encode_reply, parse_request
 from ._publish import ProducerLink
@@ -93,6 +111,7 @@ class ServerConnection:
         self.next_tick = 0.0
         self._sasl = SaslHandshake()
         self._frames = OutgoingFrames()
+        self._attaches = AttachSniffer()  # the desired capabilities proton does not expose
         self._transport = Transport(Transport.SERVER)
         self._connection = Connection()
         self._collector = Collector()
@@ -145,6 +164,7 @@ class ServerConnection:
         if not self._sasl.done:
             reply, data = self._sasl.feed(data)
             self.out += reply
+        self._attaches.feed(data)
         view = memoryview(data)
         while view and not self.aborted:
             capacity = self._transport.capacity()
@@ -233,6 +253,7 @@ class ServerConnection:
             self._attach_outgoing(link, address or "")
 
     def _attach_incoming(self, link: Any, address: str) -> None:
+        capabilities, properties = self._attaches.links.pop(link.name, (frozenset(), {}))
         if address in (_CBS, _MANAGEMENT):
             self._roles[link.name, False] = _RequestLink(address)
             link.open()
@@ -251,9 +272,28 @@ class ServerConnection:
         ):
             self._refuse(link, f"The messaging entity '{address}' could not be found.")
             return
+        idempotent = None
+        if IDEMPOTENT_PRODUCER in capabilities:
+            if partition_id is None:
+                self._refuse(
+                    link,
+                    "An idempotent producer must publish to a partition, not to the event hub.",
+                    condition="amqp:not-allowed",
+                )
+                return
+            try:
+                idempotent, last = self.store.producers.attach(hub.name, partition_id, properties)
+            except AttachRefused as exc:
+                self._refuse(link, exc.description, condition=exc.condition)
+                return
+            link.properties = {
+                symbol(PRODUCER_ID): idempotent.producer_id,  # a long
+                symbol(PRODUCER_EPOCH): short(idempotent.epoch),
+                symbol(PRODUCER_SEQUENCE_NUMBER): int32(last),
+            }
         link.max_message_size = hub.max_message_size  # azure sizes its batches by it
         link.open()
-        self._roles[link.name, False] = ProducerLink(self, link, hub, partition_id)
+        self._roles[link.name, False] = ProducerLink(self, link, hub, partition_id, idempotent)
 
     def _attach_outgoing(self, link: Any, address: str) -> None:
         if address in (_CBS, _MANAGEMENT):

@@ -42,9 +42,12 @@ class TransferFault:
     """What to do to one transfer instead of (or after) storing and accepting it."""
 
     kind: str
-    """``"reject"``, ``"detach"``, ``"drop_connection"`` or ``"lose_ack"``."""
+    """``"reject"``, ``"detach"``, ``"drop_connection"``, ``"lose_ack"`` or
+    ``"rewind_sequence"``."""
     condition: str | None = None
     description: str | None = None
+    amount: int = 0
+    """For ``"rewind_sequence"``: how many sequence numbers the service forgets."""
 
 
 @dataclass
@@ -132,6 +135,24 @@ class FaultInjector:
     ) -> None:
         """Store the next transfer, then close the connection instead of acknowledging it."""
         self._arm(TransferFault("lose_ack"), count, eventhub_name, partition_id)
+
+    def rewind_producer_sequence(
+        self,
+        by: int = 1,
+        *,
+        count: int = 1,
+        eventhub_name: str | None = None,
+        partition_id: str | None = None,
+    ) -> None:
+        """Before the next idempotent transfer is judged, forget its producer's last *by*
+        sequence numbers, as if the service had lost track of them: the transfer then
+        arrives ahead of the sequence the service expects and is rejected with
+        ``com.microsoft:out-of-order-sequence``. Transfers of producers that are not
+        idempotent are not affected (the fault still fires).
+        """
+        if by < 1:
+            raise ValueError(f"by must be at least 1, got {by}")
+        self._arm(TransferFault("rewind_sequence", amount=by), count, eventhub_name, partition_id)
 
     def delay_acks(self, seconds: float) -> None:
         """Hold every acknowledgement (disposition) for ``seconds``; ``0`` turns it off."""

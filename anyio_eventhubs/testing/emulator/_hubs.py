@@ -6,8 +6,9 @@ other threads take the store's lock. Per event the store keeps the raw bytes, it
 offset and a reference to the transfer that brought it (connection, link, enqueued time,
 the batch's partition key), which keeps publishing at a few list appends per event.
 
-Idempotent publishing (producer ids, per-partition sequence checks) would hook in at
-:meth:`EventStore.append`, which is given the metadata of the sending link.
+Idempotent publishing keeps its state (producer ids, epochs, each producer's last
+sequence number per partition) in :attr:`EventStore.producers`; the sending link judges
+each transfer with it before :meth:`EventStore.append` (see ``_idempotent``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 from anyio_eventhubs._partitioning import partition_for_key
 
 from ._codec import datetime_from_ms
+from ._idempotent import ProducerRegistry
 from ._messages import PARTITION_KEY, decode_message
 
 __all__ = ["EventStore", "Hub", "PartitionLog", "StoredEvent", "TransferInfo"]
@@ -174,6 +176,8 @@ class EventStore:
         self._changed = threading.Condition(threading.RLock())
         self._transfer_ids = itertools.count()
         self._last_ms = 0
+        #: idempotent producers (mutated on the server thread only)
+        self.producers = ProducerRegistry()
 
     def add_hub(self, name: str, partition_count: int, max_message_size: int) -> None:
         if not name or "/" in name:

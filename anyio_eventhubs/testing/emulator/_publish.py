@@ -2,7 +2,8 @@
 
 One transfer is one message (format 0) or one batch; a batch sent to the hub itself is
 routed as a whole (by the outer ``x-opt-partition-key`` annotation, else round robin),
-like the service does. Faults armed on the :class:`FaultInjector` are applied here.
+like the service does. Faults armed on the :class:`FaultInjector` are applied here, and
+so are the sequence checks of an idempotent producer (:mod:`._idempotent`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from proton import Condition, Delivery
 
 from ._faults import DETACH_FORCED, MESSAGE_SIZE_EXCEEDED, FaultInjector
 from ._hubs import EventStore, Hub
+from ._idempotent import IdempotentLink
 from ._messages import parse_transfer
 
 __all__ = ["LinkHost", "ProducerLink"]
@@ -41,11 +43,20 @@ class LinkHost(Protocol):
 class ProducerLink:
     """Receives transfers on ``<hub>`` or ``<hub>/Partitions/<id>``."""
 
-    def __init__(self, host: LinkHost, link: Any, hub: Hub, partition_id: str | None) -> None:
+    def __init__(
+        self,
+        host: LinkHost,
+        link: Any,
+        hub: Hub,
+        partition_id: str | None,
+        idempotent: IdempotentLink | None = None,
+    ) -> None:
         self.host = host
         self.link = link
         self.hub = hub
         self.partition_id = partition_id
+        #: set for an idempotent producer's link (always to a partition)
+        self.idempotent = idempotent
         link.flow(_CREDIT)
 
     def on_delivery(self, delivery: Any) -> None:
@@ -82,6 +93,11 @@ class ProducerLink:
             return
         partition_id = self.partition_id or hub.route(parsed.partition_key)
         fault = host.faults.take(hub.name, partition_id)
+        idempotent = self.idempotent
+        if fault is not None and fault.kind == "rewind_sequence":
+            if idempotent is not None:
+                host.store.producers.rewind(idempotent, fault.amount)
+            fault = None
         if fault is not None and fault.kind == "reject":
             _reject(delivery, fault.condition or "amqp:internal-error", fault.description or "")
             return
@@ -93,15 +109,27 @@ class ProducerLink:
         if fault is not None and fault.kind == "drop_connection":
             host.abort()
             return
-        host.store.append(
-            hub.partitions[partition_id],
-            parsed.events,
-            connection_id=host.connection_id,
-            link_name=self.link.name,
-            partition_key=parsed.partition_key,
-            in_batch=parsed.is_batch,
+        verdict = (
+            None if idempotent is None else host.store.producers.check(idempotent, parsed.events)
         )
-        host.count_transfer(len(parsed.events))
+        if verdict is not None and verdict.action == "reject":
+            _reject(delivery, verdict.condition, verdict.description)
+            return
+        if verdict is not None and verdict.action == "duplicate":
+            host.store.producers.duplicates += 1  # a retry of what is stored: accepted again
+            host.store.notify()
+        else:
+            host.store.append(
+                hub.partitions[partition_id],
+                parsed.events,
+                connection_id=host.connection_id,
+                link_name=self.link.name,
+                partition_key=parsed.partition_key,
+                in_batch=parsed.is_batch,
+            )
+            if verdict is not None and idempotent is not None:
+                host.store.producers.stored(idempotent, verdict.last)
+            host.count_transfer(len(parsed.events))
         if fault is not None and fault.kind == "lose_ack":
             host.abort()
             return
