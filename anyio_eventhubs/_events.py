@@ -51,11 +51,20 @@ def encode_event(event: object, partition_key: str | None) -> bytes:
     """Encode *event* as one AMQP message.
 
     :raises TypeError: if *event* is not ``EventData``, ``bytes`` or ``str``.
+    :raises ValueError: if it cannot be encoded (a ``str`` that is not valid Unicode, an
+        ``EventData`` with a property AMQP cannot carry).
     """
     if isinstance(event, bytes):
         return encode_body(event, partition_key)
     if isinstance(event, str):
-        return encode_body(event.encode("utf-8"), partition_key)
+        try:
+            utf8 = event.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"a str event must be valid Unicode text (it is sent as UTF-8): {exc.reason} "
+                f"at position {exc.start}"
+            ) from None
+        return encode_body(utf8, partition_key)
     if isinstance(event, EventData):
         body = body_only(event)
         if body is not None:

@@ -19,10 +19,10 @@ from ._exceptions import EventClearedError, EventTooLargeError, ProducerClosedEr
 from ._options import ProducerOptions
 from ._partition import InFlightSend, PartitionState
 from ._partitioning import RoundRobin, partition_for_key
-from ._reporting import Reporter, current_handler_producer
+from ._reporting import Reporter, in_handler_of
 from ._sender import Sender
 from ._statistics import PartitionStatistics, ProducerStatistics
-from .transport import TransportConnection
+from .transport import IdempotentTransportConnection, PublishingState, TransportConnection
 
 __all__ = ["StreamingProducer"]
 
@@ -69,6 +69,14 @@ class StreamingProducer:
         if not self._partition_ids:
             raise ValueError(f"Event Hub {connection.eventhub_name!r} reports no partitions")
         self._max_message_size = connection.max_message_size
+        # idempotent publishing: what stamping adds to each event, and where it stands
+        self._reserved_per_event = 0
+        self._publishing_state: Callable[[str], PublishingState | None] | None = None
+        if options.enable_idempotent_retries and isinstance(
+            connection, IdempotentTransportConnection
+        ):
+            self._reserved_per_event = connection.reserved_bytes_per_event
+            self._publishing_state = connection.publishing_state
         self._parts = {
             pid: PartitionState(
                 pid,
@@ -199,6 +207,18 @@ class StreamingProducer:
         await checkpoint()
         return list(self._partition_ids)
 
+    def _idempotent_statistics(self, partition_id: str) -> dict[str, int]:
+        state: PublishingState | None = None
+        if self._publishing_state is not None:
+            state = self._publishing_state(partition_id)
+        if state is None:
+            return {}
+        return {
+            "producer_id": state.producer_id,
+            "producer_epoch": state.producer_epoch,
+            "last_published_sequence_number": state.last_published_sequence_number,
+        }
+
     def statistics(self) -> ProducerStatistics:
         """A frozen snapshot of the producer's counters."""
         partitions = {
@@ -210,6 +230,7 @@ class StreamingProducer:
                 failed=part.failed,
                 batches_published=part.batches_published,
                 batches_failed=part.batches_failed,
+                **self._idempotent_statistics(part.id),
             )
             for part in self._parts.values()
         }
@@ -261,12 +282,20 @@ class StreamingProducer:
                 raise TypeError(f"partition_key must be a str, got {type(partition_key).__name__}")
             if not partition_key:
                 raise ValueError("partition_key must not be empty (use None for round robin)")
-            part = self._parts[partition_for_key(partition_key, self._partition_ids)]
+            try:
+                part = self._parts[partition_for_key(partition_key, self._partition_ids)]
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    "partition_key must be valid Unicode text (it is hashed as UTF-8): "
+                    f"{exc.reason} at position {exc.start}"
+                ) from None
         elif partition_id is not None:
             part = self._part(partition_id)
         else:
             part = self._parts[self._round_robin.next()]
         item = QueuedEvent(event, encode_event(event, partition_key))
+        if self._reserved_per_event:  # room for the idempotent stamp, counted in the batch
+            item.size += self._reserved_per_event
         if not part.queue.fits_alone(item):
             raise EventTooLargeError(item.size, self._max_message_size)
         return part, item
@@ -331,7 +360,7 @@ class StreamingProducer:
     # -- flush, clear, close -----------------------------------------------------------
 
     def _refuse_in_handler(self, name: str) -> None:
-        if current_handler_producer.get() is self:
+        if in_handler_of(self):
             raise RuntimeError(
                 f"{name}() was called from an on_publish_succeeded/on_publish_failed handler "
                 "of the same producer; it would wait for that handler to return. Call it "

@@ -2,8 +2,10 @@
 
 Handlers run in the producer's own tasks, on the caller's event loop. A handler that
 raises is logged and does not stop the producer. While a handler of a producer runs,
-:data:`current_handler_producer` names that producer, so that ``flush()``, ``clear()``
-and ``aclose()`` can refuse to wait for the very outcome that is being reported.
+:data:`current_handler_producer` names that producer and the task running the handler,
+so that ``flush()``, ``clear()`` and ``aclose()`` can refuse to wait, in that task, for
+the very outcome that is being reported (:func:`in_handler_of`). A task the handler
+starts inherits the variable, but is free to wait: the handler does not wait for it.
 """
 
 from __future__ import annotations
@@ -14,18 +16,44 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
 
+import anyio
+
 from ._events import Event, PublishFailedEventArgs, PublishSucceededEventArgs
 from ._exceptions import PublishError
 from ._options import FailedHandler, SucceededHandler
 
-__all__ = ["Reporter", "current_handler_producer", "logger"]
+__all__ = ["HandlerCall", "Reporter", "current_handler_producer", "in_handler_of", "logger"]
 
 logger = logging.getLogger("anyio_eventhubs")
 
-#: the producer whose handler is running in this task, if any
-current_handler_producer: ContextVar[object | None] = ContextVar(
+
+class HandlerCall:
+    """One running call of a handler: whose it is, and in which task it runs."""
+
+    __slots__ = ("active", "owner", "task_id")
+
+    def __init__(self, owner: object, task_id: int) -> None:
+        self.owner = owner
+        self.task_id = task_id
+        #: false once the handler returned (tasks it started may outlive it)
+        self.active = True
+
+
+#: the handler call running in this task, if any (inherited by tasks it starts)
+current_handler_producer: ContextVar[HandlerCall | None] = ContextVar(
     "anyio_eventhubs_current_handler_producer", default=None
 )
+
+
+def in_handler_of(producer: object) -> bool:
+    """Whether the calling task is running a handler of *producer* right now."""
+    call = current_handler_producer.get()
+    return (
+        call is not None
+        and call.active
+        and call.owner is producer
+        and call.task_id == anyio.get_current_task().id
+    )
 
 
 class Reporter:
@@ -48,7 +76,8 @@ class Reporter:
         return self._on_succeeded is not None
 
     async def _call(self, handler: Any, args: object) -> None:
-        token = current_handler_producer.set(self._owner)
+        call = HandlerCall(self._owner, anyio.get_current_task().id)
+        token = current_handler_producer.set(call)
         try:
             result = handler(args)
             if inspect.isawaitable(result):
@@ -58,6 +87,7 @@ class Reporter:
                 "the %s handler %r raised; the producer goes on", type(args).__name__, handler
             )
         finally:
+            call.active = False
             current_handler_producer.reset(token)
 
     async def succeeded(self, events: Sequence[Event], partition_id: str) -> None:

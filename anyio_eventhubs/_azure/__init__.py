@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import partial
 from ssl import SSLContext
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.eventhub import EventHubProducerClient as SyncEventHubProducerClient
 from azure.eventhub import TransportType
@@ -46,6 +47,25 @@ def _check_name(value: object, name: str) -> str | None:
     if not value.strip():
         raise ValueError(f"{name} must not be empty")
     return value.strip()
+
+
+def _check_namespace(value: str | None) -> str | None:
+    """Refuse a URL or a connection string as a namespace (without repeating it)."""
+    if value is None:
+        return None
+    if any(c in value for c in "/;=@"):
+        raise ValueError(
+            "fully_qualified_namespace must be a host name such as "
+            "'<namespace>.servicebus.windows.net' (with ':<port>' for a local emulator), "
+            "not a URL or a connection string"
+        )
+    try:
+        urlsplit(f"//{value}").port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError(
+            "fully_qualified_namespace has a port that is not a number from 0 to 65535"
+        ) from None
+    return value
 
 
 def azure_transport(
@@ -100,7 +120,9 @@ def azure_transport(
     if not 0 < open_timeout < float("inf"):
         raise ValueError(f"open_timeout must be a positive number of seconds, got {open_timeout}")
     eventhub_name = _check_name(eventhub_name, "eventhub_name")
-    fully_qualified_namespace = _check_name(fully_qualified_namespace, "fully_qualified_namespace")
+    fully_qualified_namespace = _check_namespace(
+        _check_name(fully_qualified_namespace, "fully_qualified_namespace")
+    )
     options: dict[str, Any] = {
         "transport_type": transport_type,
         "http_proxy": http_proxy,

@@ -77,6 +77,12 @@ def parse_connection_string(connection_string: str) -> ConnectionStringInfo:
         raise ValueError(
             "malformed connection string: Endpoint must look like sb://<namespace host>/"
         )
+    try:
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError(
+            "malformed connection string: the port of Endpoint is not a number from 0 to 65535"
+        ) from None
     has_name = bool(settings.get("sharedaccesskeyname"))
     has_key = bool(settings.get("sharedaccesskey"))
     has_signature = bool(settings.get("sharedaccesssignature"))

@@ -3,13 +3,16 @@
 :func:`map_exceptions` works like httpcore's: the most specific rule first, always
 ``raise OurError(...) from exc``. The AMQP error condition decides first (wherever it
 sits: the exception, its ``details``, its cause), then the kind of exception. Messages
-carry the condition and the service's description, never a key or a token.
+carry the condition and the service's description, never a key or a token: secrets
+are redacted from our message and, in place, from the exceptions it wraps
+(:func:`scrub_secrets`).
 
 =======================================================  ==========================
 what azure-eventhub reports                              raised here
 =======================================================  ==========================
 a CBS put-token refused (401), ``amqp:unauthorized-      AuthenticationError
-access``, ``azure.eventhub.exceptions.AuthenticationError``
+access``, ``azure.eventhub.exceptions.AuthenticationError``,
+a credential's ``ClientAuthenticationError`` (no token)
 ``com.microsoft:server-busy``                            ServerBusyError
 ``amqp:resource-limit-exceeded``,                        ThrottledError
 ``com.microsoft:...throttl...``
@@ -31,8 +34,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
+from azure.core.exceptions import ClientAuthenticationError
 from azure.eventhub import exceptions as azure_errors
 from azure.eventhub._pyamqp import error as amqp_errors
 
@@ -49,7 +53,7 @@ from .._exceptions import (
     TransportError,
 )
 
-__all__ = ["map_exceptions", "redact", "to_transport_error"]
+__all__ = ["map_exceptions", "redact", "scrub_secrets", "to_transport_error"]
 
 _SERVER_BUSY = "com.microsoft:server-busy"
 _TIMEOUT_CONDITIONS = frozenset({"com.microsoft:timeout", "com.microsoft:operation-timeout"})
@@ -139,7 +143,7 @@ def _describe(exc: BaseException, error: amqp_errors.AMQPException | None) -> st
 
 def _is_authentication(exc: BaseException, error: amqp_errors.AMQPException | None) -> bool:
     return (
-        isinstance(exc, azure_errors.AuthenticationError)
+        isinstance(exc, azure_errors.AuthenticationError | ClientAuthenticationError)
         or isinstance(error, amqp_errors.AuthenticationException)
         or _condition(error) == "amqp:unauthorized-access"
     )
@@ -199,15 +203,55 @@ def to_transport_error(exc: BaseException, context: str, *, opening: bool) -> Tr
     return None
 
 
+#: attributes of azure-eventhub's and pyamqp's exceptions that carry the service's text
+_TEXT_ATTRIBUTES = ("message", "description", "status_description", "info", "inner_error")
+
+
+def _redacted(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "replace")
+        cleaned = redact(text)
+        return value if cleaned == text else cleaned.encode()
+    return value
+
+
+def scrub_secrets(exc: BaseException) -> None:
+    """Redact secrets, in place, from *exc* and the exceptions it was caused by.
+
+    Our messages are redacted as they are made; this covers the exceptions we wrap (the
+    ``__cause__`` of ours) and the ones we let through, whose text comes from the client
+    or the service (a status description may repeat a token).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        args = tuple(_redacted(arg) for arg in current.args)
+        if args != current.args:
+            current.args = args
+        for name in _TEXT_ATTRIBUTES:
+            value = getattr(current, name, None)
+            if isinstance(value, str | bytes):
+                cleaned = _redacted(value)
+                if cleaned != value:
+                    with suppress(AttributeError):  # a read-only attribute stays as it is
+                        setattr(current, name, cleaned)
+        current = current.__cause__ or current.__context__
+
+
 @contextmanager
 def map_exceptions(context: str, *, opening: bool = False) -> Iterator[None]:
     """Re-raise what azure-eventhub raises in the block as our exceptions.
 
-    Anything unrecognised (a bug, cancellation) passes through unchanged.
+    Anything unrecognised (a bug, cancellation) passes through unchanged. Secrets are
+    redacted from the messages of what leaves, and of what it was caused by.
     """
     try:
         yield
     except Exception as exc:
+        scrub_secrets(exc)
         mapped = to_transport_error(exc, context, opening=opening)
         if mapped is None or mapped is exc:
             raise

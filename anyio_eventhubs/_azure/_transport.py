@@ -9,6 +9,7 @@ owns retries and timeouts.
 
 Every call into the client goes through the :mod:`._bridge` (the caller's loop under
 asyncio, a loop in a thread of ours under Trio) and through :func:`._errors.map_exceptions`.
+``connect(idempotent=True)`` publishes idempotently (:mod:`._idempotent`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -34,9 +35,11 @@ from .._azure_internals import (
     send_batch_once,
 )
 from .._exceptions import ConnectError, ConnectionLostError, NotFoundError, TransportError
-from ..transport import OutgoingBatch
+from ..transport import OutgoingBatch, PublishingState
 from ._bridge import Bridge, open_bridge
-from ._errors import map_exceptions
+from ._errors import map_exceptions, redact
+from ._idempotent import IdempotentPartition, open_idempotent, send_idempotent
+from ._stamp import RESERVED_BYTES_PER_EVENT
 
 __all__ = ["AzureConnection", "AzureTransport"]
 
@@ -56,7 +59,7 @@ class ClientSource:
     :ivar description: for ``repr`` (never a secret).
     """
 
-    make: Callable[[], EventHubProducerClient]
+    make: Callable[[], EventHubProducerClient] = field(repr=False)  # holds the secrets
     owned: bool
     fully_qualified_namespace: str
     description: str
@@ -69,7 +72,7 @@ class AzureTransport:
     a fresh connection (and, for a client of ours, a fresh client).
     """
 
-    supports_idempotent_publishing = False
+    supports_idempotent_publishing = True
 
     def __init__(self, source: ClientSource, *, eventhub_name: str, open_timeout: float) -> None:
         self._source = source
@@ -83,22 +86,26 @@ class AzureTransport:
             f"open_timeout={self._open_timeout}>"
         )
 
-    def connect(self) -> AbstractAsyncContextManager[AzureConnection]:
+    def connect(self, *, idempotent: bool = False) -> AbstractAsyncContextManager[AzureConnection]:
         """Open the client and a link per partition; close them on exit.
 
         Entering waits at most ``open_timeout`` seconds; exiting closes what we opened
         (shielded, at most ``open_timeout`` seconds), never a caller's ``client=``.
+        With *idempotent*, every link is attached as an idempotent producer and each
+        batch is numbered for the service (``docs/idempotent-publishing.md``).
 
         :raises ~anyio_eventhubs.AuthenticationError: if the credential is refused.
         :raises ~anyio_eventhubs.NotFoundError: if the hub does not exist.
         :raises ~anyio_eventhubs.ConnectError: if the namespace cannot be reached in time.
+        :raises ~anyio_eventhubs.TransportError: with *idempotent*, if the service does
+            not enable idempotent publishing on the links (not transient).
         """
-        return self._connect()
+        return self._connect(idempotent)
 
     @asynccontextmanager
-    async def _connect(self) -> AsyncIterator[AzureConnection]:
+    async def _connect(self, idempotent: bool = False) -> AsyncIterator[AzureConnection]:
         async with open_bridge() as bridge:
-            connection = AzureConnection(bridge, self._eventhub_name)
+            connection = AzureConnection(bridge, self._eventhub_name, idempotent=idempotent)
             try:
                 await connection._open(self._source, self._open_timeout)
                 yield connection
@@ -110,14 +117,16 @@ class AzureTransport:
 class _Partition:
     producer: Any
     lock: anyio.Lock
+    idempotent: IdempotentPartition | None = None
 
 
 class AzureConnection:
     """One open connection to a hub: what the producer's sender talks to."""
 
-    def __init__(self, bridge: Bridge, eventhub_name: str) -> None:
+    def __init__(self, bridge: Bridge, eventhub_name: str, *, idempotent: bool = False) -> None:
         self._bridge = bridge
         self._eventhub_name = eventhub_name
+        self._idempotent = idempotent
         self._fully_qualified_namespace = ""
         self._client: EventHubProducerClient | None = None
         self._owns_client = False
@@ -154,6 +163,18 @@ class AzureConnection:
     def max_message_size(self) -> int:
         return self._max_message_size
 
+    @property
+    def reserved_bytes_per_event(self) -> int:
+        """What stamping adds to an event, when publishing idempotently (else 0)."""
+        return RESERVED_BYTES_PER_EVENT if self._idempotent else 0
+
+    def publishing_state(self, partition_id: str) -> PublishingState | None:
+        """The idempotent state of *partition_id* (``None`` when not idempotent)."""
+        partition = self._partitions.get(partition_id)
+        if partition is None or partition.idempotent is None:
+            return None
+        return partition.idempotent.publishing.state()
+
     async def send(self, batch: OutgoingBatch) -> None:
         """Publish *batch* on its partition's link, once.
 
@@ -181,6 +202,16 @@ class AzureConnection:
         )
         async with partition.lock:
             try:
+                if partition.idempotent is not None:
+                    await send_idempotent(
+                        self._bridge,
+                        partition.producer,
+                        partition.idempotent,
+                        batch,
+                        self._max_message_size,
+                        context,
+                    )
+                    return
                 with map_exceptions(context):
                     await self._bridge.run(send_batch_once, partition.producer, event_batch)
             except (ConnectionLostError, anyio.get_cancelled_exc_class()):
@@ -214,23 +245,33 @@ class AzureConnection:
         if not partition_ids:
             raise NotFoundError(f"Event Hub {self._eventhub_name!r} reports no partitions")
         self._partitions = {
-            pid: _Partition(create_partition_producer(client, pid), anyio.Lock())
+            pid: _Partition(
+                create_partition_producer(client, pid),
+                anyio.Lock(),
+                IdempotentPartition.create(self._eventhub_name, pid) if self._idempotent else None,
+            )
             for pid in partition_ids
         }
         sizes: dict[str, int] = {}
         errors: list[TransportError] = []
 
-        async def open_one(pid: str, producer: Any) -> None:
+        async def open_one(pid: str, partition: _Partition) -> None:
+            what = f"{context} (partition {pid!r})"
             try:
-                with map_exceptions(f"{context} (partition {pid!r})", opening=True):
-                    sizes[pid] = await self._bridge.run(open_partition_producer, producer)
+                if partition.idempotent is not None:
+                    sizes[pid] = await open_idempotent(
+                        self._bridge, partition.producer, partition.idempotent, what
+                    )
+                    return
+                with map_exceptions(what, opening=True):
+                    sizes[pid] = await self._bridge.run(open_partition_producer, partition.producer)
             except TransportError as exc:
                 errors.append(exc)
                 task_group.cancel_scope.cancel()
 
         async with anyio.create_task_group() as task_group:
             for pid, partition in self._partitions.items():
-                task_group.start_soon(open_one, pid, partition.producer)
+                task_group.start_soon(open_one, pid, partition)
         if errors:
             raise errors[0]
         self._max_message_size = min(sizes.values())
@@ -261,7 +302,7 @@ class AzureConnection:
         try:
             await self._bridge.run(function, *args)
         except Exception as exc:
-            logger.debug("ignored while closing: %s: %s", type(exc).__name__, exc)
+            logger.debug("ignored while closing: %s: %s", type(exc).__name__, redact(str(exc)))
 
 
 async def _make_client(make: Callable[[], EventHubProducerClient]) -> EventHubProducerClient:
