@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import gc
 import hashlib
 import hmac
 import threading
@@ -17,23 +16,16 @@ from azure.eventhub import EventData, EventHubConsumerClient
 
 from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
-#: the hub with small messages: batches are cut at this many bytes
-SMALL_MAX_MESSAGE_SIZE = 2048
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage_after_each_test() -> Iterator[None]:
-    """Collect now, so that a socket or stream left open fails the test that left it."""
-    yield
-    gc.collect()
+from ..emulator_fixtures import (  # noqa: F401 - the autouse fixture
+    _collect_garbage_after_each_test,
+    running_emulator,
+)
 
 
 @pytest.fixture
 def emulator() -> Iterator[EventHubsEmulator]:
     """Hubs ``eh1`` (4 partitions), ``eh2`` (2) and ``small`` (2, 2 KiB messages)."""
-    emulator = EventHubsEmulator({"eh1": 4, "eh2": 2})
-    emulator.add_hub("small", 2, max_message_size=SMALL_MAX_MESSAGE_SIZE)
-    with emulator:
+    with running_emulator({"eh1": 4, "eh2": 2}, small_partitions=2) as emulator:
         yield emulator
 
 

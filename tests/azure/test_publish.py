@@ -19,8 +19,9 @@ from anyio_eventhubs import (
 )
 from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
+from ..emulator_fixtures import SMALL_MAX_MESSAGE_SIZE
 from ..helpers import Recorder
-from .conftest import SMALL_MAX_MESSAGE_SIZE, read_back, wait_until
+from .conftest import read_back, wait_until
 
 pytestmark = pytest.mark.anyio
 

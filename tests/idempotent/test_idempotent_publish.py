@@ -21,8 +21,8 @@ from anyio_eventhubs.testing.emulator import (
     EventHubsEmulator,
 )
 
+from ..emulator_fixtures import SMALL_MAX_MESSAGE_SIZE
 from ..helpers import Recorder
-from .conftest import SMALL_MAX_MESSAGE_SIZE
 from .helpers import AckLosingTransport
 
 pytestmark = pytest.mark.anyio

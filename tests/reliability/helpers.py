@@ -30,7 +30,7 @@ from anyio_eventhubs.testing.emulator import EventHubsEmulator
 from anyio_eventhubs.transport import OutgoingBatch, Transport, TransportConnection
 
 #: the ``small`` hub's largest message: batches of ~100-byte events are cut at ~20 events
-SMALL_MAX_MESSAGE_SIZE = 2048
+from ..emulator_fixtures import SMALL_MAX_MESSAGE_SIZE as SMALL_MAX_MESSAGE_SIZE
 
 
 def body(tag: str, index: int, size: int = 0) -> bytes:
