@@ -44,6 +44,7 @@ class EmulatorProcess:
         self._lock = threading.RLock()  # runs may go in parallel (quick mode)
         self._active = 0  # hubs handed out and not yet counted
         self.restarts = 0
+        self._ack_delay = 0.0
         self.pid = 0
 
     def __enter__(self) -> EmulatorProcess:
@@ -92,6 +93,8 @@ class EmulatorProcess:
                 self.stop()
                 self.start()
                 self.restarts += 1
+                if self._ack_delay:  # a fresh process has no faults: carry the delay over
+                    self._call(op="delay_acks", seconds=self._ack_delay)
 
     def _read(self) -> dict[str, Any]:
         assert self._proc is not None
@@ -141,6 +144,8 @@ class EmulatorProcess:
             return [int(c) for c in self._call(op="counts", hub=hub)["counts"]]
 
     def delay_acks(self, seconds: float) -> None:
+        """Hold every acknowledgement for *seconds* (0: off), across restarts too."""
+        self._ack_delay = seconds
         self._call(op="delay_acks", seconds=seconds)
 
 
