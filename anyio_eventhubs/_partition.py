@@ -24,9 +24,8 @@ class InFlightSend:
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
-        # shielded: an outer cancellation must not lose the batch; the producer cancels
-        # this scope itself (clear(), or close after close_timeout). A resend gets a new one.
-        self.scope = anyio.CancelScope(shield=True)
+        #: the current round of attempts' scope (see new_scope); None before the first
+        self.scope: anyio.CancelScope | None = None
         self.cancel_requested = False
         #: whether any attempt reached the transport (so it may have been published)
         self.attempted = False
@@ -35,7 +34,11 @@ class InFlightSend:
         self.done = anyio.Event()
 
     def new_scope(self) -> anyio.CancelScope:
-        """A fresh scope for the next round of attempts (one scope per ``with`` block)."""
+        """A fresh scope for the next round of attempts (one scope per ``with`` block).
+
+        Shielded: an outer cancellation must not lose the batch; the producer cancels
+        this scope itself (clear(), or close after close_timeout).
+        """
         self.scope = anyio.CancelScope(shield=True)
         if self.cancel_requested:
             self.scope.cancel()
@@ -44,7 +47,8 @@ class InFlightSend:
     def cancel(self) -> None:
         """Abandon the send (``clear()`` or a close that ran out of time)."""
         self.cancel_requested = True
-        self.scope.cancel()
+        if self.scope is not None:  # else new_scope() starts it cancelled
+            self.scope.cancel()
 
 
 class PartitionState:
