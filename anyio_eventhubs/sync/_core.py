@@ -1,0 +1,87 @@
+"""What the blocking producer uses of the async producer's internals, all in one place.
+
+The blocking producer validates, encodes and routes an event in the caller's thread and
+hands prepared events to the event loop in bulk (see :mod:`._intake`): no thread hop per
+event. For that it needs a few internals of the async
+:class:`~anyio_eventhubs.StreamingProducer`; they are used only here, so that a change of
+the core shows up in this one module:
+
+- ``StreamingProducer._prepare(event, partition_id, partition_key)``: validation,
+  encoding, routing. Pure synchronous code over state that does not change after the
+  producer opened, so it is safe from any thread *when a partition id or key is given*:
+  round robin (not thread-safe in the core) is done here instead, with a counter whose
+  ``next()`` is atomic.
+- ``PartitionState.accept``, ``request_flush`` and ``wait_for_room``: event loop thread
+  only.
+- ``PartitionState.ledger.outstanding``: an ``int``, read from any thread.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Iterable
+
+import anyio
+
+from .._events import Event, QueuedEvent
+from .._partition import PartitionState
+from .._producer import StreamingProducer as AsyncStreamingProducer
+
+__all__ = ["Core", "PartitionState", "QueuedEvent"]
+
+#: whether PartitionState.accept takes the arrival time (the core is being reworked)
+_ACCEPT_TAKES_NOW = len(inspect.signature(PartitionState.accept).parameters) > 2
+
+
+class Core:
+    """One async producer's internals, as the blocking producer needs them.
+
+    :param producer: the open async producer.
+    :param partition_ids: its partition ids, in the service's order.
+    """
+
+    def __init__(self, producer: AsyncStreamingProducer, partition_ids: list[str]) -> None:
+        self.producer = producer
+        self.partition_ids = tuple(partition_ids)
+        self.max_queued_events = producer._options.max_queued_events
+        self._turn = itertools.count()
+        self._count = len(self.partition_ids)
+
+    def prepare(
+        self, event: Event, partition_id: str | None, partition_key: str | None
+    ) -> tuple[PartitionState, QueuedEvent]:
+        """Validate, encode and route *event* (any thread).
+
+        :raises TypeError, ValueError, ~anyio_eventhubs.EventTooLargeError,
+            ~anyio_eventhubs.ProducerClosedError: as the async ``queue_for_send``.
+        """
+        if partition_id is None and partition_key is None:
+            partition_id = self.partition_ids[next(self._turn) % self._count]
+        return self.producer._prepare(event, partition_id, partition_key)
+
+    @staticmethod
+    def outstanding(part: PartitionState) -> int:
+        """Events of *part* accepted by the loop and without an outcome (any thread)."""
+        return part.ledger.outstanding
+
+    @staticmethod
+    def accept_all(items: Iterable[tuple[PartitionState, QueuedEvent]]) -> None:
+        """Accept prepared events, in order (loop thread)."""
+        if _ACCEPT_TAKES_NOW:
+            now = anyio.current_time()
+            for part, item in items:
+                part.accept(item, now)  # type: ignore[call-arg,unused-ignore]
+        else:
+            for part, item in items:
+                part.accept(item)  # type: ignore[call-arg,unused-ignore]
+
+    @staticmethod
+    def request_flush(part: PartitionState) -> None:
+        """Send what *part* holds now, without waiting for a full batch (loop thread)."""
+        part.request_flush(part.ledger.accepted)
+
+    @staticmethod
+    async def wait_for_room(part: PartitionState) -> None:
+        """Wait for the next outcome on *part* (loop thread; the caller re-checks)."""
+        await part.wait_for_room()
