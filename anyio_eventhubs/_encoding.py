@@ -13,11 +13,13 @@ azure-eventhub's own encoder (see ``_azure_internals``).
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 __all__ = [
     "BATCH_ENVELOPE_SIZE",
     "batch_entry_size",
     "encode_body",
+    "encode_body_with_properties",
 ]
 
 _DATA_SECTION = b"\x00\x53\x75"
@@ -25,6 +27,7 @@ _DATA_SECTION = b"\x00\x53\x75"
 # whenever a partition key is stamped on a message)
 _DURABLE_HEADER = b"\x00\x53\x70\xc0\x07\x05\x56\x01\x40\x40\x40\x40"
 _ANNOTATIONS_SECTION = b"\x00\x53\x72"
+_APPLICATION_PROPERTIES_SECTION = b"\x00\x53\x74"
 _PARTITION_KEY_SYMBOL = b"\xa3\x13x-opt-partition-key"
 
 #: Bytes of an empty batch message; azure-eventhub counts an empty ``EventDataBatch`` as 0.
@@ -69,6 +72,39 @@ def encode_body(body: bytes, partition_key: str | None = None) -> bytes:
         return b"\x00\x53\x75\xb0" + _pack_l(n) + body
     return (
         _DURABLE_HEADER + _partition_key_annotations(partition_key) + _DATA_SECTION + _binary(body)
+    )
+
+
+def _application_properties(properties: Mapping[str, str]) -> bytes:
+    items = b"".join(
+        _string(key.encode("utf-8")) + _string(value.encode("utf-8"))
+        for key, value in properties.items()
+    )
+    count = 2 * len(properties)
+    n = len(items)
+    if n < 255 and count <= 255:
+        return _APPLICATION_PROPERTIES_SECTION + b"\xc1" + _pack_b(n + 1) + _pack_b(count) + items
+    return _APPLICATION_PROPERTIES_SECTION + b"\xd1" + _pack_l(n + 4) + _pack_l(count) + items
+
+
+def encode_body_with_properties(
+    body: bytes, partition_key: str | None, properties: Mapping[str, str]
+) -> bytes:
+    """Encode a body-only event with string application properties (trace context).
+
+    The bytes are what azure-eventhub produces for ``EventData(body)`` whose
+    ``properties`` are *properties* (a test pins that); :func:`encode_body` stays the
+    fast path for events without them.
+    """
+    section = _application_properties(properties)
+    if partition_key is None:
+        return section + _DATA_SECTION + _binary(body)
+    return (
+        _DURABLE_HEADER
+        + _partition_key_annotations(partition_key)
+        + section
+        + _DATA_SECTION
+        + _binary(body)
     )
 
 

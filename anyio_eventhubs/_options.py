@@ -52,6 +52,7 @@ class ProducerOptions:
     retry_options: RetryOptions = field(default_factory=RetryOptions)
     identifier: str | None = None
     close_timeout: float = 30.0
+    enable_telemetry: bool = True
 
     def __post_init__(self) -> None:
         _handler_option("on_publish_succeeded", self.on_publish_succeeded)
@@ -84,3 +85,7 @@ class ProducerOptions:
                 f"identifier must be a str or None, got {type(self.identifier).__name__}"
             )
         _seconds_option("close_timeout", self.close_timeout)
+        if not isinstance(self.enable_telemetry, bool):
+            raise TypeError(
+                f"enable_telemetry must be a bool, got {type(self.enable_telemetry).__name__}"
+            )
