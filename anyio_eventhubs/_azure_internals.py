@@ -71,13 +71,22 @@ class IncompatibleAzureEventHubError(RuntimeError):
     """The installed azure-eventhub's internals are not the ones this adapter knows."""
 
 
-def encode_event_data(event: EventData, partition_key: str | None) -> bytes:
-    """Encode *event* as one AMQP message, stamping *partition_key* as azure-eventhub does."""
+def encode_event_data(
+    event: EventData, partition_key: str | None, extra_properties: Mapping[str, str] | None = None
+) -> bytes:
+    """Encode *event* as one AMQP message, stamping *partition_key* as azure-eventhub does.
+
+    *extra_properties* (trace context) are added to the encoded message's application
+    properties; *event* itself is not changed.
+    """
     message = PyamqpTransport.to_outgoing_amqp_message(  # type: ignore[no-untyped-call]
         event.raw_amqp_message
     )
     if partition_key is not None:
         message = PyamqpTransport.set_message_partition_key(message, partition_key)
+    if extra_properties:
+        merged = {**(message.application_properties or {}), **extra_properties}
+        message = message._replace(application_properties=merged)
     out = bytearray()
     encode_payload(out, message)
     return bytes(out)

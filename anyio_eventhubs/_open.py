@@ -99,6 +99,7 @@ async def open_streaming_producer(
     retry_options: RetryOptions | None = None,
     identifier: str | None = None,
     close_timeout: float = 30.0,
+    enable_telemetry: bool = True,
     **more: Any,
 ) -> AsyncIterator[StreamingProducer]:
     """Open a streaming producer; close it (publishing what is queued) on exit.
@@ -131,6 +132,9 @@ async def open_streaming_producer(
     :param retry_options: the retry policy (:class:`~anyio_eventhubs.RetryOptions`).
     :param identifier: a name for the producer (default: a random UUID).
     :param close_timeout: seconds an exit by exception or cancellation keeps publishing.
+    :param enable_telemetry: ``False`` turns OpenTelemetry spans, trace context and
+        metrics off for this producer (they are on only when a provider is configured;
+        ``docs/observability.md``).
     :param more: connection options for the real service (``fully_qualified_namespace``,
         ``credential``, ``client``, ...).
     :raises TypeError: for an argument of the wrong type or an unknown option.
@@ -148,6 +152,7 @@ async def open_streaming_producer(
         retry_options=RetryOptions() if retry_options is None else retry_options,
         identifier=identifier,
         close_timeout=close_timeout,
+        enable_telemetry=enable_telemetry,
     )
     resolved = _resolve_transport(transport, connection_string, eventhub_name, more)
     if enable_idempotent_retries and not getattr(resolved, "supports_idempotent_publishing", False):
