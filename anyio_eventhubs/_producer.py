@@ -22,6 +22,7 @@ from ._partitioning import RoundRobin, partition_for_key
 from ._reporting import Reporter, in_handler_of
 from ._sender import Sender
 from ._statistics import PartitionStatistics, ProducerStatistics
+from ._telemetry import producer_telemetry
 from .transport import IdempotentTransportConnection, PublishingState, TransportConnection
 
 __all__ = ["StreamingProducer"]
@@ -96,12 +97,18 @@ class StreamingProducer:
         # why events are being dropped, and whether a drop with no failure handler is
         # raised (a close's is; clear() returns its count instead)
         self._drop_reason = ("clear() was called", False)
+        # OpenTelemetry (docs/observability.md): None unless a provider is configured
+        self._telemetry = producer_telemetry(self) if options.enable_telemetry else None
+        self._encode_event = (
+            encode_event if self._telemetry is None else self._telemetry.encode_event
+        )
         self._sender = Sender(
             connection,
             options.retry_options,
             self._reporter,
             self._release_global_slot,
             lambda: self._drop_reason,
+            telemetry=self._telemetry,
         )
         self._task_group: anyio.abc.TaskGroup | None = None
         self._batcher_scopes: list[anyio.CancelScope] = []
@@ -293,7 +300,7 @@ class StreamingProducer:
             part = self._part(partition_id)
         else:
             part = self._parts[self._round_robin.next()]
-        item = QueuedEvent(event, encode_event(event, partition_key))
+        item = QueuedEvent(event, self._encode_event(event, partition_key))
         if self._reserved_per_event:  # room for the idempotent stamp, counted in the batch
             item.size += self._reserved_per_event
         if not part.queue.fits_alone(item):

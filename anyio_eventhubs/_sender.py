@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -19,6 +20,9 @@ from ._partition import InFlightSend, PartitionState
 from ._reporting import Reporter
 from ._retry import RetryOptions, retry_delay
 from .transport import OutgoingBatch, TransportConnection
+
+if TYPE_CHECKING:
+    from ._telemetry import ProducerTelemetry
 
 __all__ = ["Sender"]
 
@@ -33,7 +37,10 @@ class Sender:
         reporter: Reporter,
         release_global_slot: Callable[[], None],
         clear_reason: Callable[[], tuple[str, bool]],
+        *,
+        telemetry: ProducerTelemetry | None = None,
     ) -> None:
+        self._telemetry = telemetry
         self._connection = connection
         self._retry = retry_options
         self._reporter = reporter
@@ -48,7 +55,12 @@ class Sender:
         try:
             while True:
                 with send.new_scope() as scope:
-                    error = await self._attempt_until_done(part.id, send)
+                    attempts = self._attempt_until_done(part.id, send)
+                    if self._telemetry is None:
+                        error = await attempts
+                    else:  # inside the batch's span, measured (anyio_eventhubs._telemetry)
+                        encoded = [e.encoded for e in batch.events]
+                        error = await self._telemetry.publish(part.id, encoded, attempts)
                 raise_if_unhandled = True
                 if scope.cancelled_caught:
                     reason, raise_if_unhandled = self._clear_reason()
@@ -131,4 +143,6 @@ class Sender:
             if delay is None:
                 return error
             retries += 1
+            if self._telemetry is not None:
+                self._telemetry.retrying(retries, error, delay)
             await anyio.sleep(delay)
