@@ -67,13 +67,28 @@ class Connection:
             raise click.UsageError("--namespace needs --eventhub-name (or EVENTHUB_NAME)")
         return cls(connection_string or None, eventhub_name or None, namespace or None)
 
+    @property
+    def target(self) -> str:
+        """``host/hub`` for people: the connection string's endpoint, never its key."""
+        host, hub = self.namespace, self.eventhub_name
+        if self.connection_string is not None:
+            fields = {}
+            for part in self.connection_string.split(";"):
+                name, _, value = part.partition("=")
+                fields[name.strip().lower()] = value.strip()
+            endpoint = fields.get("endpoint", "")
+            host = endpoint.split("://", 1)[-1].rstrip("/") or "?"
+            hub = hub or fields.get("entitypath")
+        return f"{host}/{hub or '?'}"
+
     @contextmanager
-    def producer_arguments(self) -> Iterator[dict[str, Any]]:
+    def producer_arguments(self, open_timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """The connection arguments of ``open_streaming_producer``; closes the credential."""
         if self.connection_string is not None:
             yield {
                 "connection_string": self.connection_string,
                 "eventhub_name": self.eventhub_name,
+                "open_timeout": open_timeout,
             }
             return
         from azure.identity import DefaultAzureCredential
@@ -83,6 +98,7 @@ class Connection:
                 "eventhub_name": self.eventhub_name,
                 "fully_qualified_namespace": self.namespace,
                 "credential": credential,
+                "open_timeout": open_timeout,
             }
 
 

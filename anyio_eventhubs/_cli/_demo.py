@@ -29,7 +29,8 @@ from ._progress import (
 )
 from ._publish import PublishSettings
 from ._readback import Tally, read_back
-from ._send import backend_option, progress_option, run_publish, summary
+from ._send import backend_option, progress_option, run_publish
+from ._summary import summary
 
 __all__ = ["demo", "synthetic_readings"]
 
@@ -156,11 +157,15 @@ def demo(
             f"Publishing {count:,} readings from {devices} devices through "
             f"open_streaming_producer on {backend}, partition key = device ..."
         )
-        view = make_view(progress, err_console, "publishing", total=count)
+        view = make_view(progress, err_console, "publishing", measure=lambda s: (s.done, count))
         outcome = run_publish(
             synthetic_readings(count, devices),
             nullcontext({"connection_string": connection_string}),
-            PublishSettings(partition_key_field="device", max_wait_time=max_wait_time),
+            PublishSettings(
+                partition_key_field="device",
+                max_wait_time=max_wait_time,
+                target=f"{emulator.host}:{emulator.port}/{_HUB}",
+            ),
             view,
             backend,
         )
@@ -175,8 +180,8 @@ def demo(
             progress,
             err_console,
             "reading back",
-            total=tally.counters.queued,
             describe=_reading_stats,
+            measure=lambda s: (s.published, tally.counters.queued),
         )
         elapsed = anyio.run(_read, connection_string, tally, reading, read_timeout)
     rate = tally.total / elapsed if elapsed > 0 else 0.0

@@ -1,31 +1,33 @@
-"""Counting outcomes and showing progress: a rich bar on a terminal, plain lines otherwise.
+"""Showing progress: a rich bar on a terminal, plain lines otherwise.
 
-The producer's handlers only add to :class:`Counters` (plain integers, on the caller's
-event loop, no task switch); one task redraws the view a few times a second from a
-:class:`Snapshot` of them.
+One task redraws the view a few times a second (:func:`refresh_forever`) from a
+:class:`Snapshot` of the :class:`~._outcomes.Counters` and the :class:`InputPosition`.
+The bar measures progress through the input: bytes of a regular file, lines otherwise.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import anyio
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from .._events import PublishFailedEventArgs, PublishSucceededEventArgs
-from .._exceptions import EventClearedError
+from ._outcomes import Counters
 
 __all__ = [
-    "Counters",
+    "InputPosition",
     "PlainView",
     "ProgressMode",
     "ProgressView",
+    "QuietView",
     "RichView",
+    "Sampler",
     "Snapshot",
+    "input_measure",
     "make_view",
     "publishing_stats",
     "refresh_forever",
@@ -35,36 +37,15 @@ ProgressMode = Literal["auto", "bar", "plain", "off"]
 
 
 @dataclass
-class Counters:
-    """Every event's fate, as the send loop and the producer's handlers see it."""
+class InputPosition:
+    """How far reading the input got: lines consumed (given to the producer or skipped)."""
 
-    #: events accepted by the producer
-    queued: int = 0
-    #: events the service stored
-    published: int = 0
-    #: events the producer gave up on (after its retries)
-    failed: int = 0
-    #: events dropped unpublished (a second Ctrl-C, or a close that ran out of time)
-    dropped: int = 0
-    #: input lines that could not be made into events (not sent)
-    invalid: int = 0
-    #: "ErrorClass: message" -> how many events failed so
-    errors: Counter[str] = field(default_factory=Counter)
-
-    def on_published(self, args: PublishSucceededEventArgs) -> None:
-        self.published += len(args.events)
-
-    def on_failed(self, args: PublishFailedEventArgs) -> None:
-        if isinstance(args.exception, EventClearedError):
-            self.dropped += len(args.events)
-            return
-        self.failed += len(args.events)
-        self.errors[f"{type(args.exception).__name__}: {args.exception}"] += len(args.events)
-
-    @property
-    def not_published(self) -> int:
-        """Accepted events that did not reach the service (failed or dropped)."""
-        return self.failed + self.dropped
+    #: the number of the last line consumed (1-based; 0 before the first)
+    lines: int = 0
+    #: bytes of the lines consumed, with their line endings
+    bytes_read: int = 0
+    #: the input's size, when it is a regular file
+    total_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,33 +55,81 @@ class Snapshot:
     queued: int
     published: int
     failed: int
-    dropped: int
+    unknown: int
     invalid: int
     elapsed: float
-    #: events published per second over the last refresh interval
+    #: events published per second, smoothed over the last few seconds
     rate: float
+    lines: int = 0
+    bytes_read: int = 0
+    total_bytes: int | None = None
+    #: seconds until the input is read, at the current pace (when its size is known)
+    eta: float | None = None
+    #: where the producer is connecting to, until it is open
+    connecting: str | None = None
 
     @property
     def done(self) -> int:
-        return self.published + self.failed + self.dropped
+        return self.published + self.failed + self.unknown
 
 
 class Sampler:
-    """Makes :class:`Snapshot` s of *counters*, measuring the rate between two of them."""
+    """Makes :class:`Snapshot` s of *counters* and *position*.
 
-    def __init__(self, counters: Counters) -> None:
+    The rate (and the ETA's pace) is measured over the last :attr:`window` seconds, so
+    that one quiet refresh interval does not read as ``0 events/s``.
+    """
+
+    #: seconds the rate is smoothed over
+    window = 3.0
+
+    def __init__(
+        self,
+        counters: Counters,
+        position: InputPosition | None = None,
+        connecting: str | None = None,
+    ) -> None:
         self.counters = counters
+        self.position = position or InputPosition()
+        self.connecting = connecting
         self.started = anyio.current_time()
-        self._last = (self.started, 0)
+        self._history: deque[tuple[float, int, int]] = deque()
+
+    def connected(self) -> None:
+        """The producer is open: time and rate count from now."""
+        self.connecting = None
+        self.started = anyio.current_time()
+        self._history.clear()
 
     def __call__(self) -> Snapshot:
         now = anyio.current_time()
-        c = self.counters
-        last_time, last_published = self._last
-        rate = (c.published - last_published) / (now - last_time) if now > last_time else 0.0
-        self._last = (now, c.published)
+        c, p = self.counters, self.position
+        history = self._history
+        history.append((now, c.published, p.bytes_read))
+        while len(history) > 2 and history[1][0] <= now - self.window:
+            history.popleft()
+        then, published_then, read_then = history[0]
+        if now > then:
+            rate = (c.published - published_then) / (now - then)
+            pace = (p.bytes_read - read_then) / (now - then)
+        else:
+            rate = pace = 0.0
+        eta = None
+        if p.total_bytes is not None and pace > 0:
+            eta = max(0, p.total_bytes - p.bytes_read) / pace
         return Snapshot(
-            c.queued, c.published, c.failed, c.dropped, c.invalid, now - self.started, rate
+            c.queued,
+            c.published,
+            c.failed,
+            c.unknown,
+            c.invalid,
+            now - self.started,
+            rate,
+            p.lines,
+            p.bytes_read,
+            p.total_bytes,
+            eta,
+            self.connecting,
         )
 
     def final(self, until: float | None = None) -> Snapshot:
@@ -108,7 +137,7 @@ class Sampler:
         snapshot = self()
         elapsed = snapshot.elapsed if until is None else until - self.started
         rate = snapshot.published / elapsed if elapsed > 0 else 0.0
-        return replace(snapshot, elapsed=elapsed, rate=rate)
+        return replace(snapshot, elapsed=elapsed, rate=rate, eta=None)
 
 
 class ProgressView(Protocol):
@@ -126,16 +155,44 @@ class ProgressView(Protocol):
     def stop(self) -> None: ...
 
 
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n} B"
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def publishing_stats(s: Snapshot) -> str:
-    """``queued · published · failed · events/s``."""
-    return (
-        f"queued {s.queued:,} · published {s.published:,} · failed {s.failed + s.dropped:,}"
+    """``line · published · failed · unknown · events/s · ETA``, or where it connects."""
+    if s.connecting is not None:
+        return f"connecting to {s.connecting} ... {s.elapsed:.0f} s"
+    where = f"line {s.lines:,}"
+    if s.total_bytes is not None:
+        where += f" ({_size(s.bytes_read)} of {_size(s.total_bytes)})"
+    text = (
+        f"{where} · published {s.published:,} · failed {s.failed:,} · unknown {s.unknown:,}"
         f" · {s.rate:,.0f} events/s"
     )
+    if s.eta is not None:
+        text += f" · ETA {_duration(s.eta)}"
+    return text
+
+
+def input_measure(s: Snapshot) -> tuple[float, float | None]:
+    """The bar's position: bytes of a file of known size; otherwise lines, with no end."""
+    if s.total_bytes is not None:
+        return s.bytes_read, max(s.total_bytes, 1)
+    return s.lines, None
 
 
 class RichView:
-    """A live progress bar (on a terminal): published out of queued (or of *total*)."""
+    """A live progress bar (on a terminal), measured by *measure*."""
 
     interval = 0.1
 
@@ -143,12 +200,13 @@ class RichView:
         self,
         console: Console,
         description: str,
-        total: int | None = None,
         describe: Callable[[Snapshot], str] = publishing_stats,
+        measure: Callable[[Snapshot], tuple[float, float | None]] = input_measure,
     ) -> None:
         self.console = console
-        self._total = total
+        self._description = description
         self._describe = describe
+        self._measure = measure
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -157,20 +215,25 @@ class RichView:
             console=console,
             auto_refresh=False,  # redrawn by refresh_forever: no thread of rich's own
         )
-        self._task: TaskID = self._progress.add_task(description, total=total, stats="")
+        self._task: TaskID = self._progress.add_task(description, total=None, stats="")
 
     def start(self) -> None:
         self._progress.start()
 
     def update(self, snapshot: Snapshot) -> None:
-        total = self._total if self._total is not None else max(snapshot.queued, 1)
+        completed, total = self._measure(snapshot)
         self._progress.update(
-            self._task, completed=snapshot.done, total=total, stats=self._describe(snapshot)
+            self._task,
+            description="connecting" if snapshot.connecting else self._description,
+            completed=completed,
+            total=total,
+            stats=self._describe(snapshot),
         )
         self._progress.refresh()
 
     def message(self, text: str) -> None:
-        self._progress.console.print(text)
+        # soft_wrap: the terminal wraps a long line, rich does not cut it mid-word
+        self._progress.console.print(text, soft_wrap=True, highlight=False, markup=False)
 
     def stop(self) -> None:
         self._progress.stop()
@@ -195,10 +258,10 @@ class PlainView:
         pass
 
     def update(self, snapshot: Snapshot) -> None:
-        self.console.print(f"{self._description}: {self._describe(snapshot)}", highlight=False)
+        self.message(f"{self._description}: {self._describe(snapshot)}")
 
     def message(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(text, soft_wrap=True, highlight=False, markup=False)
 
     def stop(self) -> None:
         pass
@@ -217,14 +280,14 @@ def make_view(
     mode: ProgressMode,
     console: Console,
     description: str,
-    total: int | None = None,
     describe: Callable[[Snapshot], str] = publishing_stats,
+    measure: Callable[[Snapshot], tuple[float, float | None]] = input_measure,
 ) -> ProgressView:
     """The view for *mode*: ``auto`` is a bar on a terminal and plain lines otherwise."""
     if mode == "auto":
         mode = "bar" if console.is_terminal else "plain"
     if mode == "bar":
-        return RichView(console, description, total, describe)
+        return RichView(console, description, describe, measure)
     if mode == "plain":
         return PlainView(console, description, describe)
     return QuietView(console, description, describe)

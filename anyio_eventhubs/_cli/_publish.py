@@ -1,12 +1,16 @@
 """The engine of ``send`` and ``demo``: lines in, events out through the streaming producer.
 
-Ctrl-C (or SIGTERM) is a signal the engine receives as an async iterable, so tests can
-send it too. What it does depends on the phase:
+Ctrl-C (or SIGTERM) is a signal the engine receives as an async iterable of signal
+numbers (already debounced, see ``_signals``), so tests can send it too. What it does
+depends on the phase:
 
 - while connecting: stop at once;
 - while reading input: stop reading, publish what is queued;
-- while publishing what is queued: drop it (``clear()``), each dropped event counted as
-  not published.
+- while publishing what is queued: drop it (``clear()``); each dropped event is failed,
+  or of unknown outcome if it was being sent.
+
+Lines are numbered from 1 as they are read, empty and skipped ones included, so that
+``--skip N`` resumes after line N of the same input.
 """
 
 from __future__ import annotations
@@ -23,12 +27,26 @@ import click
 from .._exceptions import EventTooLargeError
 from .._open import open_streaming_producer
 from .._producer import StreamingProducer
-from ._progress import Counters, ProgressView, Sampler, refresh_forever
+from .._retry import RetryOptions
+from ._outcomes import ENVELOPE_PREFIX, Counters, FailedOut, Line, plural, unwrap
+from ._progress import InputPosition, ProgressView, Sampler, refresh_forever
+from ._signals import exit_status_for
 
-__all__ = ["Outcome", "PublishSettings", "partition_key_of", "publish_lines"]
+__all__ = [
+    "EXIT_NOT_PUBLISHED",
+    "EXIT_UNKNOWN",
+    "Outcome",
+    "PublishSettings",
+    "partition_key_of",
+    "publish_lines",
+]
 
 #: invalid lines reported one by one; after that they are only counted
 _SHOWN_INVALID = 5
+
+#: exit statuses (besides 0, 2 for click's usage errors, and 128 + a signal's number)
+EXIT_NOT_PUBLISHED = 1
+EXIT_UNKNOWN = 3
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,12 @@ class PublishSettings:
     partition_key_field: str | None = None
     max_wait_time: float | None = 1.0
     max_queued_events: int = 1500
+    max_retries: int = 3
+    try_timeout: float = 60.0
+    #: input lines to pass over before publishing (``--skip``)
+    skip: int = 0
+    #: where the producer connects, for "connecting to ..."
+    target: str = "the Event Hub"
 
 
 @dataclass
@@ -47,20 +71,28 @@ class Outcome:
     """What happened to the input."""
 
     counters: Counters = field(default_factory=Counters)
-    #: whether a Ctrl-C (or SIGTERM) stopped it
-    interrupted: bool = False
+    position: InputPosition = field(default_factory=InputPosition)
+    #: the signal (SIGINT, SIGTERM) that stopped it, if one did
+    interrupted_by: int | None = None
     #: whether the producer connected
     connected: bool = False
-    #: seconds from the first event read to the last outcome
+    #: seconds from the producer's opening to the last outcome
     elapsed: float = 0.0
 
     @property
+    def interrupted(self) -> bool:
+        return self.interrupted_by is not None
+
+    @property
     def exit_code(self) -> int:
-        """130 if interrupted, 1 if any line or event was not published, else 0."""
-        if self.interrupted:
-            return 130
+        """128 + the signal if interrupted; 3 if any event's outcome is unknown; 1 if any
+        line was not published; else 0."""
+        if self.interrupted_by is not None:
+            return exit_status_for(self.interrupted_by)
         c = self.counters
-        return 1 if c.failed or c.dropped or c.invalid else 0
+        if c.unknown:
+            return EXIT_UNKNOWN
+        return EXIT_NOT_PUBLISHED if c.failed or c.invalid else 0
 
 
 def partition_key_of(line: bytes, name: str) -> str:
@@ -93,23 +125,25 @@ class _Control:
     def __init__(self, view: ProgressView) -> None:
         self.view = view
         self.phase: Literal["connecting", "reading", "flushing", "done"] = "connecting"
-        self.interrupted = False
+        self.interrupted_by: int | None = None
         self.scope = anyio.CancelScope()
         self.read_scope = anyio.CancelScope()
         self.producer: StreamingProducer | None = None
 
-    async def watch(self, interrupts: AsyncIterable[object]) -> None:
-        async for _ in interrupts:
-            self.interrupted = True
+    async def watch(self, interrupts: AsyncIterable[int]) -> None:
+        async for signum in interrupts:
+            if self.interrupted_by is None:
+                self.interrupted_by = signum
             if self.phase == "connecting":
                 self.scope.cancel()
             elif self.phase == "reading":
                 self.read_scope.cancel()
             elif self.phase == "flushing" and self.producer is not None:
-                self.view.message(
-                    f"interrupted: dropping the {self.producer.total_queued_event_count:,} "
-                    "events still queued"
-                )
+                queued = self.producer.total_queued_event_count
+                if queued:
+                    self.view.message(
+                        f"interrupted again: dropping the {plural(queued, 'event')} still queued"
+                    )
                 await self.producer.clear()
 
 
@@ -118,31 +152,49 @@ async def publish_lines(
     producer_arguments: dict[str, Any],
     settings: PublishSettings,
     view: ProgressView,
-    interrupts: AsyncIterable[object] | None = None,
+    interrupts: AsyncIterable[int] | None = None,
+    *,
+    failed_out: FailedOut | None = None,
+    position: InputPosition | None = None,
 ) -> Outcome:
     """Publish each non-empty line of *batches* as one event; return what happened.
 
     :param producer_arguments: how to connect (``connection_string=``, ``transport=``, ...).
-    :param interrupts: each item is a Ctrl-C (see the module's docstring).
+    :param interrupts: signal numbers, each a Ctrl-C (see the module's docstring).
+    :param failed_out: where lines that were not published go.
+    :param position: the input's position (with its size, if known), updated as lines
+        are consumed.
     :raises ValueError: (or ``TypeError``) for bad connection options.
     :raises click.UsageError: for a partition id the hub does not have.
     :raises ~anyio_eventhubs.EventHubsError: if the hub cannot be reached.
     """
-    outcome = Outcome()
+    outcome = Outcome(position=position or InputPosition())
+    outcome.counters.failed_out = failed_out
     control = _Control(view)
+    sample = Sampler(outcome.counters, outcome.position, connecting=settings.target)
     error: Exception | None = None
-    async with anyio.create_task_group() as task_group:
-        if interrupts is not None:
-            task_group.start_soon(control.watch, interrupts)
-        try:
-            with control.scope:
-                await _publish(batches, producer_arguments, settings, view, outcome, control)
-        except Exception as exc:
-            error = exc
-        finally:
-            control.phase = "done"
-            task_group.cancel_scope.cancel()
-    outcome.interrupted = control.interrupted
+    view.start()
+    try:
+        async with anyio.create_task_group() as task_group:
+            if interrupts is not None:
+                task_group.start_soon(control.watch, interrupts)
+            view.update(sample())
+            task_group.start_soon(refresh_forever, view, sample)
+            try:
+                with control.scope:
+                    await _publish(batches, producer_arguments, settings, outcome, control, sample)
+            except Exception as exc:
+                error = exc
+            finally:
+                control.phase = "done"
+                task_group.cancel_scope.cancel()
+    finally:
+        final = sample.final()
+        if outcome.connected:
+            outcome.elapsed = final.elapsed
+            view.update(final)
+        view.stop()
+    outcome.interrupted_by = control.interrupted_by
     if error is not None:
         raise error
     return outcome
@@ -152,17 +204,19 @@ async def _publish(
     batches: AsyncGenerator[list[bytes], None],
     producer_arguments: dict[str, Any],
     settings: PublishSettings,
-    view: ProgressView,
     outcome: Outcome,
     control: _Control,
+    sample: Sampler,
 ) -> None:
     counters = outcome.counters
+    retry_options = RetryOptions(max_retries=settings.max_retries, try_timeout=settings.try_timeout)
     async with open_streaming_producer(
         **producer_arguments,
         on_publish_succeeded=counters.on_published,
         on_publish_failed=counters.on_failed,
         max_wait_time=settings.max_wait_time,
         max_queued_events=settings.max_queued_events,
+        retry_options=retry_options,
     ) as producer:
         control.producer = producer
         outcome.connected = True
@@ -172,65 +226,74 @@ async def _publish(
                 f"Event Hub {producer.eventhub_name!r} has no partition "
                 f"{settings.partition_id!r}; its partitions are {', '.join(partition_ids)}"
             )
-        sample = Sampler(counters)
-        view.start()
-        try:
-            async with anyio.create_task_group() as task_group:
-                task_group.start_soon(refresh_forever, view, sample)
-                control.phase = "reading"
-                with control.read_scope:
-                    await _queue_all(producer, batches, settings, counters, view)
-                control.phase = "flushing"
-                if control.read_scope.cancel_called:
-                    view.message(
-                        f"interrupted: publishing the {producer.total_queued_event_count:,} "
-                        "events already queued (Ctrl-C again to drop them)"
-                    )
-                await producer.flush()
-                task_group.cancel_scope.cancel()
-        finally:
-            final = sample.final()
-            outcome.elapsed = final.elapsed
-            view.update(final)
-            view.stop()
+        sample.connected()
+        control.phase = "reading"
+        with control.read_scope:
+            await _queue_all(producer, batches, settings, outcome, control.view)
+        control.phase = "flushing"
+        if control.read_scope.cancel_called:
+            queued = producer.total_queued_event_count
+            if queued:
+                control.view.message(
+                    f"interrupted: stopped reading; publishing the {plural(queued, 'event')} "
+                    "already queued (Ctrl-C again to drop them)"
+                )
+            else:
+                control.view.message("interrupted: stopped reading; nothing is left to publish")
+        await producer.flush()
 
 
 async def _queue_all(
     producer: StreamingProducer,
     batches: AsyncGenerator[list[bytes], None],
     settings: PublishSettings,
-    counters: Counters,
+    outcome: Outcome,
     view: ProgressView,
 ) -> None:
+    counters, position = outcome.counters, outcome.position
     key_field = settings.partition_key_field
     partition_id = settings.partition_id
-    line_number = 0
+    skip = settings.skip
+    tracking = counters.failed_out is not None
 
-    def skip(reason: str) -> None:
-        counters.invalid += 1
+    def invalid(number: int, line: bytes, reason: str) -> None:
+        counters.on_invalid(number, line, reason)
         if counters.invalid <= _SHOWN_INVALID:
-            view.message(f"line {line_number}: {reason}; skipped")
+            view.message(f"line {number}: {reason}; skipped")
         if counters.invalid == _SHOWN_INVALID:
             view.message("further invalid lines are counted, not shown")
 
     async with aclosing(batches):
         async for lines in batches:
-            for line in lines:
-                line_number += 1
-                if not line.strip():
-                    continue
-                key = None
-                if key_field is not None:
+            for raw in lines:
+                number = position.lines + 1
+                if number > skip and raw.strip():
+                    data = raw
+                    key = None
                     try:
-                        key = partition_key_of(line, key_field)
+                        if raw.startswith(ENVELOPE_PREFIX):
+                            data = unwrap(raw)
+                        if key_field is not None:
+                            key = partition_key_of(data, key_field)
                     except ValueError as exc:
-                        skip(str(exc))
-                        continue
-                try:
-                    await producer.queue_for_send(
-                        line, partition_id=partition_id, partition_key=key
-                    )
-                except EventTooLargeError as exc:
-                    skip(str(exc))
-                    continue
-                counters.queued += 1
+                        invalid(number, data, str(exc))
+                    else:
+                        event: bytes = Line(data) if tracking else data
+                        if tracking:
+                            counters.track(event, number)
+                        try:
+                            await producer.queue_for_send(
+                                event, partition_id=partition_id, partition_key=key
+                            )
+                        except EventTooLargeError as exc:
+                            counters.untrack(event)
+                            invalid(number, data, str(exc))
+                        except BaseException:
+                            counters.untrack(event)
+                            raise
+                        else:
+                            counters.queued += 1
+                position.lines = number
+                position.bytes_read += len(raw) + 1
+    if position.total_bytes is not None:  # the whole file: CRLF endings counted too
+        position.bytes_read = position.total_bytes

@@ -19,7 +19,7 @@ from anyio.from_thread import BlockingPortal
 from azure.eventhub import EventData, EventHubConsumerClient
 
 from .._partitioning import partition_for_key
-from ._progress import Counters
+from ._outcomes import Counters
 
 __all__ = ["PartitionTally", "Tally", "read_back"]
 

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import io
+import os
 import signal
+import stat
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractContextManager
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import anyio
 import click
 from rich.console import Console
 
-from .._exceptions import EventHubsError
+from .._exceptions import ConnectError, EventHubsError
 from ._connection import Connection, connection_options
 from ._lines import read_line_batches
-from ._progress import ProgressMode, ProgressView, make_view
+from ._outcomes import FailedOut
+from ._progress import InputPosition, ProgressMode, ProgressView, make_view
 from ._publish import Outcome, PublishSettings, publish_lines
+from ._signals import presses
+from ._summary import summary
 
-__all__ = ["backend_option", "progress_option", "run_publish", "send", "summary"]
+__all__ = ["backend_option", "producer_options", "progress_option", "run_publish", "send"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 backend_option = click.option(
     "--backend",
@@ -27,6 +35,52 @@ backend_option = click.option(
     show_default=True,
     help="The event loop to run the producer on.",
 )
+
+
+def producer_options(func: F) -> F:
+    """``--max-wait-time``, ``--max-queued-events``, ``--max-retries``, the timeouts."""
+    options = [
+        click.option(
+            "--max-wait-time",
+            type=click.FloatRange(min=0),
+            default=1.0,
+            show_default=True,
+            help="Seconds a partial batch waits for more events before it is sent.",
+        ),
+        click.option(
+            "--max-queued-events",
+            type=click.IntRange(min=1),
+            default=1500,
+            show_default=True,
+            help="Per partition, events without an outcome before reading input waits.",
+        ),
+        click.option(
+            "--max-retries",
+            type=click.IntRange(min=0),
+            default=3,
+            show_default=True,
+            help="Retries of a batch after a transient failure (0: none).",
+        ),
+        click.option(
+            "--try-timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=60.0,
+            show_default=True,
+            help="Seconds one attempt to send a batch may take; its outcome is then unknown.",
+        ),
+        click.option(
+            "--open-timeout",
+            type=click.FloatRange(min=0, min_open=True, max=1e9),
+            default=60.0,
+            show_default=True,
+            help="Seconds connecting to the hub may take before send gives up.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 progress_option = click.option(
     "--progress",
     type=click.Choice(["auto", "bar", "plain", "off"]),
@@ -36,41 +90,28 @@ progress_option = click.option(
 )
 
 
-def summary(outcome: Outcome) -> list[str]:
-    """What to tell the user at the end."""
-    c = outcome.counters
-    rate = c.published / outcome.elapsed if outcome.elapsed > 0 else 0.0
-    if outcome.interrupted:
-        lines = [
-            f"interrupted: {c.published:,} events published, {c.not_published:,} not "
-            f"published ({c.failed:,} failed, {c.dropped:,} dropped)"
-        ]
-    else:
-        lines = [
-            f"published {c.published:,} of {c.queued:,} events in {outcome.elapsed:.2f} s "
-            f"({rate:,.0f} events/s)"
-        ]
-        if c.not_published:
-            lines.append(
-                f"{c.not_published:,} events were not published "
-                f"({c.failed:,} failed, {c.dropped:,} dropped)"
-            )
-    lines.extend(f"  {count:,} x {error}" for error, count in c.errors.most_common(5))
-    if c.invalid:
-        lines.append(f"{c.invalid:,} input lines were skipped (not valid events)")
-    return lines
-
-
 async def _with_signals(
     batches: AsyncGenerator[list[bytes], None],
     producer_arguments: dict[str, Any],
     settings: PublishSettings,
     view: ProgressView,
+    failed_out: FailedOut | None,
+    position: InputPosition | None,
 ) -> Outcome:
     if threading.current_thread() is not threading.main_thread():
-        return await publish_lines(batches, producer_arguments, settings, view)
+        return await publish_lines(
+            batches, producer_arguments, settings, view, failed_out=failed_out, position=position
+        )
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        return await publish_lines(batches, producer_arguments, settings, view, signals)
+        return await publish_lines(
+            batches,
+            producer_arguments,
+            settings,
+            view,
+            presses(signals),
+            failed_out=failed_out,
+            position=position,
+        )
 
 
 def run_publish(
@@ -79,6 +120,9 @@ def run_publish(
     settings: PublishSettings,
     view: ProgressView,
     backend: str,
+    *,
+    failed_out: FailedOut | None = None,
+    position: InputPosition | None = None,
 ) -> Outcome:
     """Run :func:`publish_lines` on *backend*, Ctrl-C handled; errors as click's.
 
@@ -87,12 +131,44 @@ def run_publish(
     try:
         with connection as producer_arguments:
             return anyio.run(
-                _with_signals, batches, producer_arguments, settings, view, backend=backend
+                _with_signals,
+                batches,
+                producer_arguments,
+                settings,
+                view,
+                failed_out,
+                position,
+                backend=backend,
             )
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None
+    except ConnectError as exc:
+        raise click.ClickException(
+            f"{type(exc).__name__}: {exc} (nothing was sent; --open-timeout sets how long to wait)"
+        ) from None
     except EventHubsError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+
+
+def _input_size(file: BinaryIO) -> int | None:
+    """The size of a regular file; ``None`` for a pipe, a terminal or a stream."""
+    try:
+        status = os.fstat(file.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+
+def _open_failed_out(path: str | None, file: BinaryIO) -> FailedOut | None:
+    if path is None:
+        return None
+    size = _input_size(file)
+    if size is not None and os.path.exists(path) and os.path.samefile(path, file.name):
+        raise click.UsageError("--failed-out must not be the input file")
+    try:
+        return FailedOut(open(path, "wb"))
+    except OSError as exc:
+        raise click.UsageError(f"cannot write --failed-out {path}: {exc.strerror}") from None
 
 
 @click.command()
@@ -105,19 +181,19 @@ def run_publish(
     help="Each line is a JSON object; the value of its FIELD is the event's partition key.",
 )
 @click.option(
-    "--max-wait-time",
-    type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    help="Seconds a partial batch waits for more events before it is sent.",
+    "--failed-out",
+    metavar="FILE",
+    help="Write each line that was not published to FILE, as a JSON envelope with its line "
+    "number, outcome (failed, unknown, skipped) and reason; send FILE to publish them again.",
 )
 @click.option(
-    "--max-queued-events",
-    type=click.IntRange(min=1),
-    default=1500,
-    show_default=True,
-    help="Per partition, events without an outcome before reading input waits.",
+    "--skip",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Pass over the first N lines of the input (to resume after an interruption).",
 )
+@producer_options
 @backend_option
 @progress_option
 @click.pass_context
@@ -129,23 +205,38 @@ def send(
     namespace: str | None,
     partition_id: str | None,
     partition_key_field: str | None,
+    failed_out: str | None,
+    skip: int,
     max_wait_time: float,
     max_queued_events: int,
+    max_retries: int,
+    try_timeout: float,
+    open_timeout: float,
     backend: str,
     progress: ProgressMode,
 ) -> None:
     """Publish each line of FILE (default: standard input) as one event.
 
     Empty lines are skipped. With --partition-key-field, each line must be a JSON object
-    and lines without that field are skipped and counted. The exit status is 0 when every
-    event was published, 1 when any was not (or a line was skipped), 130 after Ctrl-C.
+    and lines without that field are skipped and counted. Every event ends published,
+    failed (not stored) or of unknown outcome (it may have been stored).
 
-    Ctrl-C stops reading and publishes what is already queued; a second Ctrl-C drops it.
+    \b
+    Exit status:
+      0    every line was published
+      1    a line was not published (failed, or not a valid event), or no connection
+      2    a usage error
+      3    an event's outcome is unknown (it may have been stored)
+      130  interrupted by Ctrl-C (143: by SIGTERM)
+
+    Ctrl-C stops reading and publishes what is already queued; a second Ctrl-C (0.5 s or
+    more later) drops it. The summary says which --skip resumes.
 
     \b
     Examples:
       anyio-eventhubs send events.jsonl --connection-string "$CONN" --eventhub-name eh1
       tail -f app.log | anyio-eventhubs send --namespace ns.servicebus.windows.net --hub eh1
+      anyio-eventhubs send events.jsonl --failed-out failed.jsonl && echo all published
     """
     if partition_id is not None and partition_key_field is not None:
         raise click.UsageError("give --partition-id or --partition-key-field, not both")
@@ -155,11 +246,27 @@ def send(
         partition_key_field=partition_key_field,
         max_wait_time=max_wait_time,
         max_queued_events=max_queued_events,
+        max_retries=max_retries,
+        try_timeout=try_timeout,
+        skip=skip,
+        target=connection.target,
     )
+    position = InputPosition(total_bytes=_input_size(file))
+    sink = _open_failed_out(failed_out, file)
     view = make_view(progress, Console(stderr=True), "sending")
-    outcome = run_publish(
-        read_line_batches(file), connection.producer_arguments(), settings, view, backend
-    )
+    try:
+        outcome = run_publish(
+            read_line_batches(file),
+            connection.producer_arguments(open_timeout),
+            settings,
+            view,
+            backend,
+            failed_out=sink,
+            position=position,
+        )
+    finally:
+        if sink is not None:
+            sink.file.close()
     for line in summary(outcome):
         click.echo(line)
     ctx.exit(outcome.exit_code)

@@ -91,7 +91,10 @@ def test_ctrl_c_stops_send_and_says_what_was_published(
         assert process.wait(timeout=30) == 130
         assert process.stdout is not None
         out = process.stdout.read().decode()
-        assert out == "interrupted: 3 events published, 0 not published (0 failed, 0 dropped)\n"
+        assert out == (
+            "interrupted (SIGINT) after input line 3: 3 published, 0 failed, 0 outcome unknown\n"
+            "to resume, run the same command with --skip 3\n"
+        )
     finally:
         if process.poll() is None:
             process.kill()
@@ -107,4 +110,5 @@ def test_the_demo_runs_as_a_process() -> None:
     )
     assert demo.returncode == 0, demo.stderr
     assert "Every event came back once" in demo.stdout
-    assert "publishing: queued 300" in demo.stderr  # plain progress off a terminal
+    assert "publishing: connecting to 127.0.0.1:" in demo.stderr  # plain lines off a terminal
+    assert "published 300 · failed 0 · unknown 0" in demo.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import signal
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +12,8 @@ import anyio
 import click
 import pytest
 
-from anyio_eventhubs import NotFoundError, partition_for_key
+from anyio_eventhubs import ConnectionLostError, NotFoundError, partition_for_key
+from anyio_eventhubs._cli._outcomes import FailedOut
 from anyio_eventhubs._cli._publish import PublishSettings, partition_key_of, publish_lines
 from anyio_eventhubs.testing import InMemoryEventHub
 
@@ -126,7 +129,7 @@ async def test_failed_events_are_counted_with_their_error() -> None:
     )
     counters = outcome.counters
     assert (counters.published, counters.failed, counters.not_published) == (1, 2, 2)
-    assert counters.errors == {"NotFoundError: fault injected by InMemoryEventHub": 2}
+    assert counters.errors["failed"] == {"NotFoundError: fault injected by InMemoryEventHub": 2}
     assert outcome.exit_code == 1
 
 
@@ -153,11 +156,11 @@ async def test_only_the_first_invalid_lines_are_shown() -> None:
 
 
 async def test_ctrl_c_while_reading_stops_reading_and_publishes_what_is_queued() -> None:
-    send_interrupt, interrupts = anyio.create_memory_object_stream[object](4)
+    send_interrupt, interrupts = anyio.create_memory_object_stream[int](4)
 
     async def lines() -> AsyncGenerator[list[bytes], None]:
         yield [b"a", b"b", b"c"]
-        await send_interrupt.send("SIGINT")  # "the user presses Ctrl-C" while input waits
+        await send_interrupt.send(signal.SIGINT)  # "the user presses Ctrl-C" while input waits
         await anyio.sleep_forever()
         yield [b"never"]
 
@@ -171,25 +174,27 @@ async def test_ctrl_c_while_reading_stops_reading_and_publishes_what_is_queued()
     assert outcome.exit_code == 130
     assert (outcome.counters.queued, outcome.counters.published) == (3, 3)
     assert hub.published_count() == 3
+    assert outcome.position.lines == 3  # resume with --skip 3
     assert view.messages == [
-        "interrupted: publishing the 3 events already queued (Ctrl-C again to drop them)"
+        "interrupted: stopped reading; publishing the 3 events already queued "
+        "(Ctrl-C again to drop them)"
     ]
 
 
 async def test_a_second_ctrl_c_drops_what_is_still_queued() -> None:
-    send_interrupt, interrupts = anyio.create_memory_object_stream[object](4)
+    send_interrupt, interrupts = anyio.create_memory_object_stream[int](4)
     hub = InMemoryEventHub(2)
     hub.hold_sends()
 
     async def lines() -> AsyncGenerator[list[bytes], None]:
         yield [b"a", b"b", b"c"]
-        await send_interrupt.send("SIGINT")
+        await send_interrupt.send(signal.SIGINT)
         await anyio.sleep_forever()
         yield []
 
     async def second_ctrl_c_once_publishing_hangs() -> None:
         await hub.wait_sends_in_flight(2)
-        await send_interrupt.send("SIGINT")
+        await send_interrupt.send(signal.SIGINT)
 
     view = RecordingView()
     with send_interrupt, interrupts:
@@ -200,9 +205,10 @@ async def test_a_second_ctrl_c_drops_what_is_still_queued() -> None:
             )
     counters = outcome.counters
     assert outcome.interrupted
-    assert (counters.queued, counters.published, counters.dropped) == (3, 0, 3)
+    # in flight when dropped: the service may have stored them
+    assert (counters.queued, counters.published, counters.unknown) == (3, 0, 3)
     assert counters.not_published == 3
-    assert view.messages[-1] == "interrupted: dropping the 3 events still queued"
+    assert view.messages[-1] == "interrupted again: dropping the 3 events still queued"
 
 
 class _NeverConnects:
@@ -215,19 +221,96 @@ class _NeverConnects:
 
 
 async def test_ctrl_c_while_connecting_stops_at_once() -> None:
-    send_interrupt, interrupts = anyio.create_memory_object_stream[object](4)
+    send_interrupt, interrupts = anyio.create_memory_object_stream[int](4)
     view = RecordingView()
     with send_interrupt, interrupts:
-        await send_interrupt.send("SIGINT")
+        await send_interrupt.send(signal.SIGINT)
         outcome = await publish_lines(
             _lines([b"a"]), {"transport": _NeverConnects()}, PublishSettings(), view, interrupts
         )
     assert outcome.interrupted
     assert not outcome.connected
     assert outcome.counters.queued == 0
-    assert not view.started
+    assert [u.connecting for u in view.updates] == ["the Event Hub"]  # never connected
 
 
 async def test_bad_connection_options_raise_as_they_are() -> None:
     with pytest.raises(ValueError, match="give a connection string"):
         await publish_lines(_lines([b"a"]), {}, PublishSettings(), RecordingView())
+
+
+async def test_ctrl_c_with_nothing_queued_says_so_in_words() -> None:
+    send_interrupt, interrupts = anyio.create_memory_object_stream[int](4)
+
+    async def lines() -> AsyncGenerator[list[bytes], None]:
+        await send_interrupt.send(signal.SIGTERM)
+        await anyio.sleep_forever()
+        yield []
+
+    view = RecordingView()
+    with send_interrupt, interrupts:
+        outcome = await publish_lines(
+            lines(), {"transport": InMemoryEventHub(1)}, PublishSettings(), view, interrupts
+        )
+    assert outcome.exit_code == 143  # SIGTERM, handled like a first Ctrl-C
+    assert view.messages == ["interrupted: stopped reading; nothing is left to publish"]
+
+
+async def test_an_outcome_that_may_have_been_stored_exits_3_and_goes_to_failed_out() -> None:
+    hub = InMemoryEventHub(1)
+    hub.fail_next_sends(1, error=ConnectionLostError)  # the outcome of a lost link is unknown
+    out = io.BytesIO()
+    outcome = await publish_lines(
+        _lines([b"a", b"b"], [b"c"]),
+        {"transport": hub},
+        PublishSettings(max_wait_time=None, max_queued_events=2, max_retries=0),
+        RecordingView(),
+        failed_out=FailedOut(out),
+    )
+    assert (outcome.counters.published, outcome.counters.unknown) == (1, 2)
+    assert outcome.exit_code == 3
+    envelopes = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(e["anyio-eventhubs-failed"], e["line"], e["data"]) for e in envelopes] == [
+        ("unknown", 1, "a"),
+        ("unknown", 2, "b"),
+    ]
+
+
+async def test_retries_follow_max_retries() -> None:
+    hub = InMemoryEventHub(1)
+    hub.fail_next_sends(1, error=ConnectionLostError)
+    outcome = await publish_lines(
+        _lines([b"a"]),
+        {"transport": hub},
+        PublishSettings(max_wait_time=None, max_retries=1),
+        RecordingView(),
+    )
+    assert (outcome.counters.published, outcome.exit_code) == (1, 0)
+
+
+async def test_skip_passes_over_the_first_lines_and_numbers_stay_those_of_the_input() -> None:
+    hub = InMemoryEventHub(1)
+    view = RecordingView()
+    outcome = await publish_lines(
+        _lines([b"1", b"", b"3"], [b"4", b"5"]),
+        {"transport": hub},
+        PublishSettings(max_wait_time=None, skip=3, partition_key_field="k"),
+        view,
+    )
+    assert outcome.position.lines == 5
+    assert outcome.counters.invalid == 2
+    assert view.messages[0].startswith("line 4: not a JSON object")
+
+
+async def test_envelopes_are_published_as_the_lines_they_hold() -> None:
+    out = io.BytesIO()
+    FailedOut(out).write([(4, b'{"k": "x"}'), (9, b"\xfe\xff")], "failed", "why")
+    hub = InMemoryEventHub(1)
+    outcome = await publish_lines(
+        _lines(out.getvalue().splitlines()),
+        {"transport": hub},
+        PublishSettings(max_wait_time=None),
+        RecordingView(),
+    )
+    assert outcome.exit_code == 0
+    assert hub.published_bodies("0") == [b'{"k": "x"}', b"\xfe\xff"]

@@ -97,7 +97,7 @@ def test_skipped_lines_fail_the_exit_status(runner: CliRunner, emulator: EventHu
     )
     assert result.exit_code == 1
     assert "line 2: not JSON" in result.stderr
-    assert "1 input lines were skipped (not valid events)" in result.stdout
+    assert "1 input line skipped (not valid events)" in result.stdout
     assert emulator.event_count("eh1") == 1
 
 
@@ -111,8 +111,9 @@ def test_events_the_service_refuses_fail_the_exit_status(
         input="a\nb\n",
     )
     assert result.exit_code == 1, result.output
-    assert "2 events were not published (2 failed, 0 dropped)" in result.stdout
-    assert "2 x NotFoundError" in result.stdout
+    assert "2 events failed (not stored):" in result.stdout
+    assert "  2 x NotFoundError" in result.stdout
+    assert "(--failed-out FILE keeps the lines that were not published)" in result.stdout
 
 
 def test_no_connection_is_a_usage_error_that_points_to_the_emulator(runner: CliRunner) -> None:
@@ -129,6 +130,10 @@ def test_no_connection_is_a_usage_error_that_points_to_the_emulator(runner: CliR
         (["--namespace", "ns.servicebus.windows.net"], "--namespace needs --eventhub-name"),
         (["--partition-id", "9"], "no partition '9'; its partitions are 0, 1, 2, 3"),
         (["--max-queued-events", "0"], "--max-queued-events"),
+        (["--max-retries", "-1"], "--max-retries"),
+        (["--try-timeout", "0"], "--try-timeout"),
+        (["--open-timeout", "0"], "--open-timeout"),
+        (["--skip", "-1"], "--skip"),
     ],
 )
 def test_bad_options_are_usage_errors(
@@ -203,7 +208,64 @@ def test_help_describes_every_option(runner: CliRunner) -> None:
         "--partition-key-field",
         "--max-wait-time",
         "--max-queued-events",
+        "--max-retries",
+        "--try-timeout",
+        "--open-timeout",
+        "--failed-out",
+        "--skip",
         "--backend",
         "--progress",
     ):
         assert option in result.output
+
+
+@pytest.mark.parametrize(
+    ("fault", "verdict", "exit_code"),
+    [("reject", "failed", 1), ("lose_ack", "unknown", 3)],
+)
+def test_failed_out_keeps_the_lines_not_published_and_sending_it_publishes_them(
+    runner: CliRunner,
+    emulator: EventHubsEmulator,
+    tmp_path: Path,
+    fault: str,
+    verdict: str,
+    exit_code: int,
+) -> None:
+    if fault == "reject":
+        emulator.faults.reject_next(1, condition=NOT_FOUND, description="gone")
+    else:
+        emulator.faults.lose_next_ack()  # stored, but the acknowledgement never comes
+    failed = tmp_path / "failed.jsonl"
+    connection = ["--connection-string", emulator.connection_string("eh1"), "--partition-id", "0"]
+    lines = ['{"n": 1}', "", "caf\u00e9", '{"n": 4}']
+    result = runner.invoke(
+        main,
+        ["send", *connection, "--max-retries", "0", "--failed-out", str(failed)],
+        input="\n".join(lines) + "\n",
+    )
+    assert result.exit_code == exit_code, result.output
+    envelopes = [json.loads(line) for line in failed.read_text("utf-8").splitlines()]
+    assert [(e["anyio-eventhubs-failed"], e["line"], e["data"]) for e in envelopes] == [
+        (verdict, 1, '{"n": 1}'),
+        (verdict, 3, "caf\u00e9"),
+        (verdict, 4, '{"n": 4}'),
+    ]
+    assert f"3 lines not published written to {failed}" in result.stdout
+    stored_before = emulator.event_count("eh1")
+
+    again = runner.invoke(main, ["send", *connection, str(failed)])
+    assert again.exit_code == 0, again.output
+    bodies = [e.body for e in emulator.published_events("eh1", "0")][stored_before:]
+    assert bodies == [b'{"n": 1}', "caf\u00e9".encode(), b'{"n": 4}']
+
+
+def test_failed_out_cannot_be_the_input(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("a\n")
+    result = runner.invoke(
+        main,
+        ["send", str(path), "--failed-out", str(path), "--connection-string", "Endpoint=sb://x/"],
+    )
+    assert result.exit_code == 2
+    assert "--failed-out must not be the input file" in result.stderr
+    assert path.read_text() == "a\n"
