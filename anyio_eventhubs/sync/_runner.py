@@ -107,6 +107,8 @@ class Runner:
             async with BlockingPortal() as portal:
                 try:
                     await self._serve(portal)
+                except Exception as exc:  # kept for the closing thread, not the portal's
+                    self.outcome = exc
                 finally:
                     self._portal_stopping = True
 
