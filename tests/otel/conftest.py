@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from azure.core.settings import settings
@@ -43,7 +44,7 @@ class Telemetry:
     def spans(self, name_prefix: str = "send ") -> list[ReadableSpan]:
         return [s for s in self.exporter.get_finished_spans() if s.name.startswith(name_prefix)]
 
-    def metric_points(self, name: str) -> list[object]:
+    def metric_points(self, name: str) -> list[Any]:
         data = self.reader.get_metrics_data()
         if data is None:
             return []
