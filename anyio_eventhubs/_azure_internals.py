@@ -3,25 +3,24 @@
 azure-eventhub has no public API to encode one ``EventData`` to AMQP bytes, to decode
 such bytes back, or to fill an ``EventDataBatch`` with events already encoded. This
 module does those three things with the client's own private encoder and decoder, and
-:func:`check_internals` proves, at import time, that the internals still behave as
-assumed: a newer azure-eventhub that moves them fails loudly here, with
-:class:`IncompatibleAzureEventHubError`, instead of sending something else.
+:func:`ensure_compatible` proves, when the azure transport is first used (not at import:
+the in-memory hub needs none of this), that the internals still behave as assumed: an
+azure-eventhub that moves them fails loudly there, with
+:class:`IncompatibleAzureEventHubError`, instead of failing on every send. The checks
+and the list of every private name used are in ``_azure_internals_check``.
 
-The same holds for what idempotent publishing needs and the client does not expose: a
-sender link's desired capabilities and attach properties, and the attach reply's
-properties (:class:`LinkOptions`; checked without I/O by ``_check_link_options``).
+The same holds for what idempotent publishing needs (:class:`LinkOptions`: a sender
+link's desired capabilities and attach properties, and the attach reply's properties).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+import importlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.eventhub import EventData, EventDataBatch
-from azure.eventhub import __version__ as azure_eventhub_version
 from azure.eventhub.amqp import AmqpMessageBodyType
 
 try:
@@ -29,35 +28,31 @@ try:
     from azure.eventhub._constants import MGMT_STATUS_CODE as _MGMT_STATUS_CODE
     from azure.eventhub._constants import MGMT_STATUS_DESC as _MGMT_STATUS_DESC
     from azure.eventhub._constants import READ_OPERATION as _READ_OPERATION
+    from azure.eventhub._pyamqp import error as amqp_errors
     from azure.eventhub._pyamqp._decode import decode_payload
-    from azure.eventhub._pyamqp._encode import encode_frame, encode_payload
-    from azure.eventhub._pyamqp.aio._client_async import AMQPClientAsync, SendClientAsync
-    from azure.eventhub._pyamqp.aio._connection_async import Connection as AmqpConnectionAsync
-    from azure.eventhub._pyamqp.aio._link_async import Link as AmqpLinkAsync
-    from azure.eventhub._pyamqp.aio._sender_async import SenderLink as AmqpSenderLinkAsync
-    from azure.eventhub._pyamqp.aio._session_async import Session as AmqpSessionAsync
+    from azure.eventhub._pyamqp._encode import encode_payload
     from azure.eventhub._pyamqp.constants import LinkState
     from azure.eventhub._pyamqp.types import TYPE, VALUE, AMQPTypes
     from azure.eventhub._transport._pyamqp_transport import PyamqpTransport
     from azure.eventhub.aio import EventHubProducerClient
-    from azure.eventhub.aio._producer_async import EventHubProducer
 except ImportError as exc:  # pragma: no cover - exercised only by a changed client
-    raise ImportError(
-        f"anyio-eventhubs needs the private AMQP encoder of azure-eventhub 5.15.x; "
-        f"the installed azure-eventhub {azure_eventhub_version} does not have it ({exc}). "
-        "Install azure-eventhub>=5.15,<5.16."
-    ) from exc
+    #: reported by ensure_compatible() when the azure transport is first used, not here:
+    #: importing anyio_eventhubs (e.g. for the in-memory hub) must not fail
+    IMPORT_ERROR: ImportError | None = exc
+else:
+    IMPORT_ERROR = None
 
 __all__ = [
-    "IncompatibleAzureEventHubError",
+    "IMPORT_ERROR",
     "LinkOptions",
+    "amqp_errors",
     "body_only",
-    "check_internals",
     "client_namespace",
     "close_amqp_client",
     "close_partition_producer",
     "create_partition_producer",
     "decode_event",
+    "describe_endpoint",
     "encode_event_data",
     "fill_batch",
     "open_partition_producer",
@@ -65,10 +60,6 @@ __all__ = [
     "reset_partition_producer",
     "send_batch_once",
 ]
-
-
-class IncompatibleAzureEventHubError(RuntimeError):
-    """The installed azure-eventhub's internals are not the ones this adapter knows."""
 
 
 def encode_event_data(
@@ -190,14 +181,12 @@ class LinkOptions:
         self.attaches = 0
 
 
-_AMQP_TYPES = {"long": AMQPTypes.long, "short": AMQPTypes.short, "int": AMQPTypes.int}
-
-
 def _use_link_options(handler: Any, link: LinkOptions) -> None:
     """Make *handler* (a ``SendClientAsync`` not yet open) attach its link with *link*."""
     properties = dict(handler._link_properties or {})
     for name, (kind, value) in link.properties().items():
-        typed = None if value is None else {TYPE: _AMQP_TYPES[kind], VALUE: value}
+        amqp_type = {"long": AMQPTypes.long, "short": AMQPTypes.short, "int": AMQPTypes.int}[kind]
+        typed = None if value is None else {TYPE: amqp_type, VALUE: value}
         properties[name.encode("ascii")] = typed
     capabilities = [c.encode("ascii") for c in link.desired_capabilities]
 
@@ -332,7 +321,13 @@ async def _close_connection(connection: Any) -> None:
     try:
         await connection.close()
     finally:
-        await connection._transport.close()
+        transport = connection._transport
+        try:
+            await transport.close()
+        finally:  # over WebSockets, a failed connect leaves aiohttp's session open
+            session = getattr(transport, "session", None)
+            if session is not None and not session.closed:
+                await session.close()
 
 
 async def open_partition_producer(producer: Any, link: LinkOptions | None = None) -> int:
@@ -386,202 +381,20 @@ async def close_partition_producer(producer: Any) -> None:
         await close_amqp_client(handler)
 
 
-def _check_partition_producer() -> list[str]:
-    """Check the pieces of the aio client the functions above rely on, without any I/O."""
-    client = EventHubProducerClient(
-        "probe.servicebus.windows.net", "probe", AzureNamedKeyCredential("probe", "probe")
-    )
-    producer = create_partition_producer(client, "7")
-    problems = []
-    if client_namespace(client) != "probe.servicebus.windows.net":
-        problems.append("EventHubProducerClient._address.hostname changed")
-    if not isinstance(producer, EventHubProducer) or not producer._target.endswith("/Partitions/7"):
-        problems.append("EventHubProducerClient._create_producer(partition_id=) changed")
-    for name in ("_open", "_close_handler_async", "close"):
-        if not inspect.iscoroutinefunction(getattr(producer, name, None)):
-            problems.append(f"EventHubProducer.{name} is no longer a coroutine function")
-    transport = producer._amqp_transport
-    if not inspect.iscoroutinefunction(getattr(transport, "_handle_exception_async", None)):
-        problems.append("the aio transport has no _handle_exception_async")
-    if not callable(getattr(transport, "get_remote_max_message_size", None)) or not isinstance(
-        getattr(transport, "MAX_MESSAGE_LENGTH_BYTES", None), int
-    ):
-        problems.append("the aio transport lost get_remote_max_message_size")
-    for owner, name in (
-        (client, "_create_auth_async"),
-        (client._conn_manager_async, "get_connection"),
-        (transport, "get_updated_token_async"),
-        (transport, "mgmt_client_request_async"),
-    ):
-        if not inspect.iscoroutinefunction(getattr(owner, name, None)):
-            problems.append(f"{type(owner).__name__}.{name} is no longer a coroutine function")
-    for name in ("build_message", "create_mgmt_client", "get_error"):
-        if not callable(getattr(transport, name, None)):
-            problems.append(f"the aio transport has no {name}")
-    management = transport.create_mgmt_client(
-        client._address, mgmt_auth=None, config=client._config
-    )
-    if not (
-        hasattr(management, "_connection")
-        and hasattr(management, "_external_connection")
-        and inspect.iscoroutinefunction(getattr(management, "close_async", None))
-    ):
-        problems.append("AMQPClientAsync no longer has _connection/_external_connection")
-    connection = AmqpConnectionAsync("amqps://probe.localhost", sasl_credential=None)
-    if not inspect.iscoroutinefunction(getattr(connection._transport, "close", None)):
-        problems.append("the AMQP connection's _transport has no async close()")
-    if (_READ_OPERATION, _MGMT_OPERATION) != (b"READ", b"com.microsoft:eventhub"):
-        problems.append("the $management READ constants changed")
-    if not callable(getattr(producer, "_create_handler", None)) or not hasattr(client, "_auth_uri"):
-        problems.append("EventHubProducer._create_handler or the client's _auth_uri changed")
-    for attribute in ("_handler", "_max_message_size_on_link", "running"):
-        if not hasattr(producer, attribute):
-            problems.append(f"EventHubProducer has no attribute {attribute}")
-    if not hasattr(EventDataBatch(max_size_in_bytes=64), "_message"):
-        problems.append("EventDataBatch has no _message")
-    return problems
+def describe_endpoint(client: EventHubProducerClient) -> str:
+    """Where and how *client* connects, for the DEBUG log (no secret)."""
+    config = client._config
+    kind = "AMQP over WebSockets" if str(config.transport_type).endswith("Websocket") else "AMQP"
+    where = f"{client_namespace(client)} port {config.connection_port}"
+    if config.custom_endpoint_address:
+        where += f" through the custom endpoint {config.custom_endpoint_hostname}"
+    if proxy := config.http_proxy:
+        where += f" via the HTTP proxy {proxy.get('proxy_hostname')}:{proxy.get('proxy_port')}"
+    return f"{kind}, {'TLS' if config.use_tls else 'no TLS'}, {where}"
 
 
-def _run_now(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine that never waits (the probes below), without an event loop."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    coroutine.close()
-    raise RuntimeError("the probe coroutine waited for something")
-
-
-class _ProbeSession:
-    """Stands in for a pyamqp aio ``Session``: records the frames a link sends."""
-
-    def __init__(self) -> None:
-        self.frames: list[Any] = []
-
-    def create_sender_link(self, target_address: str, **kwargs: Any) -> Any:
-        sender_link: Any = AmqpSenderLinkAsync
-        return sender_link(
-            self, 0, target_address, network_trace=False, network_trace_params={}, **kwargs
-        )
-
-    async def _outgoing_attach(self, frame: Any) -> None:
-        self.frames.append(frame)
-
-
-def _check_link_options() -> list[str]:
-    """Attach a probe link with :class:`LinkOptions` against a fake session (no I/O).
-
-    Checks that the options reach the attach frame (desired capabilities, typed
-    properties, nulls) and that an attach reply's properties are read back.
-    """
-    problems = []
-    if "_client_ready_async" not in AMQPClientAsync.client_ready_async.__code__.co_names:
-        problems.append("AMQPClientAsync.client_ready_async no longer calls _client_ready_async")
-    if "_session" not in AMQPClientAsync.open_async.__code__.co_names:
-        problems.append("AMQPClientAsync.open_async no longer sets _session")
-    parameters = inspect.signature(AmqpSessionAsync.create_sender_link).parameters
-    if "target_address" not in parameters or not any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-    ):
-        problems.append("the aio Session.create_sender_link signature changed")
-    send_client: Any = SendClientAsync
-    handler = send_client("probe.localhost", "amqps://probe.localhost/probe/Partitions/0")
-    handler._session = session = _ProbeSession()
-    link = LinkOptions(
-        ["com.microsoft:probe"],
-        lambda: {
-            "com.microsoft:probe-long": ("long", 7),
-            "com.microsoft:probe-null": ("int", None),
-        },
-    )
-    _use_link_options(handler, link)
-    _run_now(handler._client_ready_async())
-    frame = session.frames[0]
-    _, body = encode_frame(frame)
-    if frame.desired_capabilities != [b"com.microsoft:probe"] or b"com.microsoft:probe" not in (
-        body or b""
-    ):
-        problems.append("a sender link no longer sends the desired capabilities it is given")
-    long_key = b"\xa3\x18com.microsoft:probe-long"
-    encoded = bytes(body or b"")
-    if (
-        long_key + b"\x55\x07" not in encoded  # smalllong
-        and long_key + b"\x81" + (7).to_bytes(8, "big") not in encoded
-    ) or b"\xa3\x18com.microsoft:probe-null\x40" not in encoded:
-        problems.append("a sender link no longer encodes typed attach properties as given")
-    reply: list[Any] = [None] * 14
-    reply[5], reply[6] = ["probe"], ["probe"]
-    reply[13] = {b"com.microsoft:probe-long": 8}
-    _run_now(AmqpLinkAsync._incoming_attach(handler._link, reply))
-    if _remote_properties(handler._link) != {"com.microsoft:probe-long": 8}:
-        problems.append("an attach reply's properties are no longer kept as remote_properties")
-    if not _run_now(handler._client_ready_async()):
-        problems.append("an attached sender link is not reported ready")
-    return problems
-
-
-def _add_untraced(batch: EventDataBatch, event: EventData) -> None:
-    """``batch.add(event)`` with Azure SDK tracing off for the call.
-
-    With tracing on (``azure.core.settings``), ``add`` stamps trace context on the event,
-    which the reference for the pre-encoded comparison must not have.
-    """
-    from azure.core.settings import settings
-
-    setting = settings.tracing_implementation
-    saved = setting._user_value
-    setting.set_value(None)
-    try:
-        batch.add(event)
-    finally:
-        setting._user_value = saved
-
-
-def check_internals() -> None:
-    """Check that the private pieces used here still behave as this adapter assumes.
-
-    :raises IncompatibleAzureEventHubError: naming what changed.
-    """
-    probe = EventData(b"probe")
-    probe.properties = {"k": "v"}
-    try:
-        encoded = encode_event_data(probe, "key")
-        back = decode_event(encoded)
-        batch = EventDataBatch(max_size_in_bytes=1024)
-        _add_untraced(batch, EventData(b"probe"))
-        reference = list(batch._message[5])
-        empty = EventDataBatch(max_size_in_bytes=1024)
-        fill_batch(empty, [encode_event_data(EventData(b"probe"), None)], batch.size_in_bytes)
-        filled = list(empty._message[5])
-    except Exception as exc:
-        raise IncompatibleAzureEventHubError(
-            f"azure-eventhub {azure_eventhub_version}: its private AMQP encoder changed "
-            f"({type(exc).__name__}: {exc}); anyio-eventhubs supports azure-eventhub 5.15.x"
-        ) from exc
-    problems = []
-    plain = EventData(b"plain")
-    if body_only(plain) != b"plain" or body_only(probe) is not None:
-        problems.append("EventData's raw message no longer has the attributes the fast path reads")
-    if back.body_as_str() != "probe" or back.partition_key != b"key":
-        problems.append("an encoded event does not decode to the same body and key")
-    if back.properties != {b"k": b"v"}:
-        problems.append("application properties do not survive encoding")
-    if filled != reference or len(empty) != 1:
-        problems.append("a batch filled with pre-encoded events differs from batch.add()")
-    try:
-        problems.extend(_check_partition_producer())
-    except Exception as exc:
-        problems.append(f"the aio partition producer changed ({type(exc).__name__}: {exc})")
-    try:
-        problems.extend(_check_link_options())
-    except Exception as exc:
-        problems.append(f"the aio sender link changed ({type(exc).__name__}: {exc})")
-    if problems:
-        raise IncompatibleAzureEventHubError(
-            f"azure-eventhub {azure_eventhub_version}: "
-            + "; ".join(problems)
-            + " (anyio-eventhubs supports azure-eventhub 5.15.x)"
-        )
-
-
-check_internals()
+def __getattr__(name: str) -> Any:
+    """The checks live in ``_azure_internals_check``, imported only when first asked for."""
+    if name in ("IncompatibleAzureEventHubError", "check_internals", "ensure_compatible"):
+        return getattr(importlib.import_module(f"{__package__}._azure_internals_check"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

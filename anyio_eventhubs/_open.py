@@ -23,11 +23,13 @@ shielded, to go out, and reports the rest failed with
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from ssl import SSLContext
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
+from azure.eventhub import TransportType
 
 from ._options import FailedHandler, ProducerOptions, SucceededHandler
 from ._producer import StreamingProducer
@@ -35,13 +37,16 @@ from ._reporting import logger
 from ._retry import RetryOptions
 from .transport import Transport
 
-__all__ = ["open_streaming_producer"]
+if TYPE_CHECKING:
+    from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential, TokenCredential
+    from azure.core.credentials_async import AsyncTokenCredential
+    from azure.eventhub.aio import EventHubProducerClient
 
+__all__ = ["Credential", "open_streaming_producer"]
 
-#: the options that configure the connection to the real service (the ``**more`` of
-#: ``open_streaming_producer``)
-_CONNECTION_OPTIONS = frozenset(
-    {"fully_qualified_namespace", "credential", "client", "open_timeout"}
+#: what ``credential=`` accepts
+Credential: TypeAlias = (
+    "AzureNamedKeyCredential | AzureSasCredential | TokenCredential | AsyncTokenCredential"
 )
 
 
@@ -49,13 +54,9 @@ def _resolve_transport(
     transport: object,
     connection_string: str | None,
     eventhub_name: str | None,
-    more: dict[str, Any],
+    connection: dict[str, Any],
 ) -> Transport:
-    unknown = sorted(set(more) - _CONNECTION_OPTIONS)
-    if unknown:
-        raise TypeError(
-            f"open_streaming_producer() got an unexpected keyword argument {unknown[0]!r}"
-        )
+    more = {name: value for name, value in connection.items() if value is not None}
     if connection_string is not None and not isinstance(connection_string, str):
         raise TypeError(f"connection_string must be a str, got {type(connection_string).__name__}")
     if eventhub_name is not None and not isinstance(eventhub_name, str):
@@ -100,7 +101,16 @@ async def open_streaming_producer(
     identifier: str | None = None,
     close_timeout: float = 30.0,
     enable_telemetry: bool = True,
-    **more: Any,
+    fully_qualified_namespace: str | None = None,
+    credential: Credential | None = None,
+    client: EventHubProducerClient | None = None,
+    open_timeout: float | None = None,
+    transport_type: TransportType | None = None,
+    http_proxy: Mapping[str, str | int] | None = None,
+    custom_endpoint_address: str | None = None,
+    connection_verify: str | None = None,
+    ssl_context: SSLContext | None = None,
+    user_agent: str | None = None,
 ) -> AsyncIterator[StreamingProducer]:
     """Open a streaming producer; close it (publishing what is queued) on exit.
 
@@ -135,11 +145,41 @@ async def open_streaming_producer(
     :param enable_telemetry: ``False`` turns OpenTelemetry spans, trace context and
         metrics off for this producer (they are on only when a provider is configured;
         ``docs/observability.md``).
-    :param more: connection options for the real service (``fully_qualified_namespace``,
-        ``credential``, ``client``, ...).
+    :param fully_qualified_namespace: the namespace's host name
+        (``<namespace>.servicebus.windows.net``), with *eventhub_name* and *credential*
+        instead of a connection string. A loopback host with a port is a local emulator
+        (plain TCP).
+    :param credential: with *fully_qualified_namespace*: an ``AzureNamedKeyCredential``,
+        an ``AzureSasCredential``, or a token credential from ``azure.identity`` (sync or
+        ``.aio``) whose identity has the "Azure Event Hubs Data Sender" role.
+    :param client: an ``azure.eventhub.aio.EventHubProducerClient`` to publish through,
+        instead of the options above; it is used as it is and never closed.
+    :param open_timeout: seconds that opening (management call, authentication, one link
+        per partition) may take, and closing; default 60.
+    :param transport_type: ``TransportType.Amqp`` (AMQP over TLS, port 5671; the default)
+        or ``TransportType.AmqpOverWebsocket`` (AMQP over WebSockets, port 443; needs
+        the ``websockets`` extra: ``pip install "anyio-eventhubs[websockets]"``).
+    :param http_proxy: an HTTP proxy for AMQP over WebSockets: ``{"proxy_hostname": ...,
+        "proxy_port": ..., "username": ..., "password": ...}`` (the last two optional).
+    :param custom_endpoint_address: connect to this address (``sb://host[:port]``, or
+        ``https://host[:port]`` over WebSockets) instead of the namespace's own, e.g. an
+        application gateway in front of the service; the namespace still names the hub
+        and the token audience.
+    :param connection_verify: path of a CA bundle (PEM) to verify the service's
+        certificate with, instead of the system's.
+    :param ssl_context: an ``ssl.SSLContext`` for the TLS connection (certificate checks,
+        client certificates, TLS versions).
+    :param user_agent: appended to ``anyio-eventhubs/<version>`` in the user agent that
+        the service sees.
     :raises TypeError: for an argument of the wrong type or an unknown option.
-    :raises ValueError: for a bad option value.
-    :raises ~anyio_eventhubs.TransportError: if the hub cannot be reached.
+    :raises ValueError: for a bad option value (never echoing a key or token).
+    :raises ImportError: for ``TransportType.AmqpOverWebsocket`` without the
+        ``websockets`` extra.
+    :raises ~anyio_eventhubs.AuthenticationError: if the credential is refused.
+    :raises ~anyio_eventhubs.NotFoundError: if the hub does not exist.
+    :raises ~anyio_eventhubs.ConnectError: if the hub cannot be reached within
+        *open_timeout* (name resolution, refused connection, TLS, proxy, a peer that is
+        not Event Hubs); the message says which.
     """
     options = ProducerOptions(
         on_publish_succeeded=on_publish_succeeded,
@@ -154,7 +194,19 @@ async def open_streaming_producer(
         close_timeout=close_timeout,
         enable_telemetry=enable_telemetry,
     )
-    resolved = _resolve_transport(transport, connection_string, eventhub_name, more)
+    connection_options = {
+        "fully_qualified_namespace": fully_qualified_namespace,
+        "credential": credential,
+        "client": client,
+        "open_timeout": open_timeout,
+        "transport_type": transport_type,
+        "http_proxy": http_proxy,
+        "custom_endpoint_address": custom_endpoint_address,
+        "connection_verify": connection_verify,
+        "ssl_context": ssl_context,
+        "user_agent": user_agent,
+    }
+    resolved = _resolve_transport(transport, connection_string, eventhub_name, connection_options)
     if enable_idempotent_retries and not getattr(resolved, "supports_idempotent_publishing", False):
         raise ValueError(
             "enable_idempotent_retries=True needs a transport that supports idempotent "
@@ -164,6 +216,7 @@ async def open_streaming_producer(
     body_exc: BaseException | None = None
     exit_cancel: BaseException | None = None
     background: list[BaseException] = []
+    close_error: BaseException | None = None
     producer: StreamingProducer | None = None
     try:
         if enable_idempotent_retries:  # a transport that supports it takes idempotent=True
@@ -186,8 +239,6 @@ async def open_streaming_producer(
                     exit_cancel = cancels.exceptions[0]
                 if rest is not None:
                     background.extend(rest.exceptions)
-            finally:
-                producer._release_resources()
     except cancelled_exc as exc:
         if producer is None:
             raise
@@ -195,7 +246,7 @@ async def open_streaming_producer(
     except BaseException as exc:
         if producer is None:
             raise  # the connection could not be opened: nothing else happened
-        background.append(exc)
+        close_error = exc  # the transport's close failed
     unhandled = producer._reporter.take_unhandled()
     if isinstance(body_exc, cancelled_exc) and background:
         body_exc = None  # our own task group cancelled the body because a task crashed
@@ -207,10 +258,13 @@ async def open_streaming_producer(
     ):
         for error in unhandled:
             logger.error("unpublished on cancellation: %s", error, exc_info=error)
+        if close_error is not None:
+            logger.error("closing the transport failed on cancellation", exc_info=close_error)
         raise cancellation
     errors: list[BaseException] = [
         *([body_exc] if body_exc is not None else []),
         *background,
+        *([close_error] if close_error is not None else []),
         *unhandled,
     ]
     if len(errors) == 1:

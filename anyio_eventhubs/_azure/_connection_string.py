@@ -77,6 +77,11 @@ def parse_connection_string(connection_string: str) -> ConnectionStringInfo:
         raise ValueError(
             "malformed connection string: Endpoint must look like sb://<namespace host>/"
         )
+    if "@" in parsed.netloc:
+        raise ValueError(
+            "malformed connection string: Endpoint must not carry a user name or password "
+            "(sb://user:password@host); the key goes in SharedAccessKey"
+        )
     try:
         parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:

@@ -27,6 +27,8 @@ partition)
 ``amqp:link:message-size-exceeded``                      MessageTooLargeError
 a link or connection going away (detach, forced close,   ConnectError while opening,
 socket error, ``unknown-error`` from a send)             ConnectionLostError after
+while opening: DNS, refused, TLS, certificate, proxy,    ConnectError, saying which
+WebSocket handshake, a peer that is not AMQP             (:mod:`._network`)
 =======================================================  ==========================
 """
 
@@ -38,8 +40,8 @@ from contextlib import contextmanager, suppress
 
 from azure.core.exceptions import ClientAuthenticationError
 from azure.eventhub import exceptions as azure_errors
-from azure.eventhub._pyamqp import error as amqp_errors
 
+from .._azure_internals import amqp_errors
 from .._exceptions import (
     AuthenticationError,
     ConnectError,
@@ -52,6 +54,7 @@ from .._exceptions import (
     ThrottledError,
     TransportError,
 )
+from ._network import network_hint
 
 __all__ = ["map_exceptions", "redact", "scrub_secrets", "to_transport_error"]
 
@@ -160,9 +163,13 @@ def to_transport_error(exc: BaseException, context: str, *, opening: bool) -> Tr
         return exc
     if not isinstance(exc, Exception):
         return None  # cancellation, KeyboardInterrupt, ...
+    if opening:
+        hint = network_hint(exc)
+        if hint is not None:
+            return ConnectError(redact(f"{context}: {hint}"))
     error = _amqp_error(exc)
     condition = _condition(error)
-    message = f"{context}: {_describe(exc, error)}"
+    message = redact(f"{context}: {_describe(exc, error)}")
     if _is_authentication(exc, error):
         return AuthenticationError(message)
     if condition == _SERVER_BUSY:

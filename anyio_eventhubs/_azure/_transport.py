@@ -28,6 +28,7 @@ from .._azure_internals import (
     close_amqp_client,
     close_partition_producer,
     create_partition_producer,
+    describe_endpoint,
     fill_batch,
     open_partition_producer,
     read_partition_ids,
@@ -234,14 +235,22 @@ class AzureConnection:
             )
 
     async def _open_unbounded(self, source: ClientSource) -> None:
-        context = f"opening Event Hub {self._eventhub_name!r}"
+        namespace = source.fully_qualified_namespace
+        context = f"opening Event Hub {self._eventhub_name!r} of {namespace}"
+        logger.debug("%s: building the client (%s)", context, source.description)
         client = await self._bridge.run(_make_client, source.make)
         self._client = client
         self._owns_client = source.owned
         self._fully_qualified_namespace = source.fully_qualified_namespace
+        logger.debug(
+            "%s: connecting (%s), authenticating and reading the partition ids",
+            context,
+            describe_endpoint(client),
+        )
         with map_exceptions(context, opening=True):
             ids = await self._bridge.run(read_partition_ids, client, self._management_clients)
         partition_ids = tuple(ids)
+        logger.debug("%s: partitions %s; opening a link to each", context, list(partition_ids))
         if not partition_ids:
             raise NotFoundError(f"Event Hub {self._eventhub_name!r} reports no partitions")
         self._partitions = {
@@ -276,6 +285,12 @@ class AzureConnection:
             raise errors[0]
         self._max_message_size = min(sizes.values())
         self._partition_ids = partition_ids
+        logger.debug(
+            "%s: open, %d link(s), max message size %d bytes",
+            context,
+            len(partition_ids),
+            self._max_message_size,
+        )
 
     async def _close(self, limit: float) -> None:
         """Close the partition producers, and the client if it is ours; shielded, bounded."""

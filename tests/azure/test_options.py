@@ -16,6 +16,7 @@ from azure.eventhub import EventHubProducerClient as SyncEventHubProducerClient
 from azure.eventhub import TransportType
 from azure.eventhub.aio import EventHubProducerClient
 
+import anyio_eventhubs
 from anyio_eventhubs import open_streaming_producer
 from anyio_eventhubs._azure import AzureTransport, azure_transport
 from anyio_eventhubs._azure._connection_string import is_local_emulator, parse_connection_string
@@ -118,7 +119,7 @@ def test_unknown_keyword_is_a_type_error_naming_it() -> None:
 @pytest.mark.anyio
 async def test_unknown_keyword_through_open_streaming_producer() -> None:
     with pytest.raises(TypeError, match="unexpected keyword argument 'credentail'"):
-        async with open_streaming_producer(GOOD, "hub", credentail=object()):
+        async with open_streaming_producer(GOOD, "hub", credentail=object()):  # type: ignore[call-arg]
             pass  # pragma: no cover
 
 
@@ -222,7 +223,7 @@ def test_client_options_are_passed_to_clients_we_create() -> None:
     config = make_client(transport)._config
     assert config.transport_type == TransportType.AmqpOverWebsocket
     assert config.user_agent is not None
-    assert config.user_agent.startswith("my-app/1.0 anyio-eventhubs/")
+    assert config.user_agent == f"anyio-eventhubs/{anyio_eventhubs.__version__} my-app/1.0"
 
 
 @pytest.mark.anyio

@@ -1,6 +1,6 @@
 """The azure-eventhub internals idempotent publishing relies on fail loudly when they change.
 
-``check_internals()`` runs when anyio-eventhubs is imported; these tests change the
+``check_internals()`` runs when the azure transport is first used; these tests change the
 pieces it probes, one at a time, and expect :class:`IncompatibleAzureEventHubError` naming
 the change, never a silently non-idempotent send.
 """
@@ -14,7 +14,7 @@ from azure.eventhub._pyamqp.aio._client_async import AMQPClientAsync
 from azure.eventhub._pyamqp.aio._link_async import Link
 from azure.eventhub._pyamqp.aio._sender_async import SenderLink
 
-from anyio_eventhubs._azure_internals import (
+from anyio_eventhubs._azure_internals_check import (
     IncompatibleAzureEventHubError,
     _check_link_options,
     check_internals,

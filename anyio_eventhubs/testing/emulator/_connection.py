@@ -64,6 +64,8 @@ class ConnectionInfo:
     """Transfers stored from this connection."""
     events: int
     """Events stored from this connection."""
+    user_agent: str | None = None
+    """The ``user-agent`` property of the client's AMQP open frame."""
 
 
 class ServerHooks(Protocol):
@@ -123,6 +125,7 @@ class ServerConnection:
         self._transfers = 0
         self._reply_tags = 0
         self._container_id: str | None = None  # copied: info() runs on other threads
+        self._user_agent: str | None = None
         self._events = 0
         self._handlers: dict[Any, Callable[[Any], None]] = {
             Event.CONNECTION_REMOTE_OPEN: self._on_connection_remote_open,
@@ -221,6 +224,7 @@ class ServerConnection:
             links=tuple(self._links),
             transfers=self._transfers,
             events=self._events,
+            user_agent=self._user_agent,
         )
 
     def release(self) -> None:
@@ -236,6 +240,8 @@ class ServerConnection:
     def _on_connection_remote_open(self, event: Any) -> None:
         connection = event.connection
         self._container_id = connection.remote_container
+        agent = (connection.remote_properties or {}).get("user-agent")
+        self._user_agent = None if agent is None else str(agent)
         connection.container = "anyio-eventhubs-emulator"
         connection.open()
 

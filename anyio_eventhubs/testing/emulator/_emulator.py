@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from ._connection import ConnectionInfo
 from ._faults import FaultInjector
+from ._gateway import Gateway
 from ._hubs import EventStore, StoredEvent
 from ._loop import ServerLoop
 
@@ -33,6 +35,12 @@ class EventHubsEmulator:
     :param key_name: the shared access key name tokens must name.
     :param key: the shared access key SAS tokens are checked against; ``None`` accepts
         any token.
+    :param tls: serve AMQP over TLS too, with this server context, on :attr:`tls_port`
+        (a client reaches it with ``custom_endpoint_address="sb://127.0.0.1:<tls_port>"``).
+    :param tls_port: the TLS port; ``0`` picks a free one.
+    :param websocket_port: serve AMQP over WebSocket (subprotocol ``AMQPWSB10``) on this
+        port too (``0`` picks one; ``None``, the default, does not); ``wss://`` when *tls*
+        is given. Needs aiohttp (``pip install "anyio-eventhubs[websockets]"``).
     """
 
     def __init__(
@@ -44,9 +52,28 @@ class EventHubsEmulator:
         max_message_size: int = 1024 * 1024,
         key_name: str = "emulator",
         key: str | None = "emulator-key",
+        tls: ssl.SSLContext | None = None,
+        tls_port: int = 0,
+        websocket_port: int | None = None,
     ) -> None:
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be in 0..65535, got {port}")
+        for name, number in (
+            ("port", port),
+            ("tls_port", tls_port),
+            ("websocket_port", websocket_port),
+        ):
+            if number is not None and not 0 <= number <= 65535:
+                raise ValueError(f"{name} must be in 0..65535, got {number}")
+        if tls is not None and not isinstance(tls, ssl.SSLContext):
+            raise TypeError(f"tls must be an ssl.SSLContext, got {type(tls).__name__}")
+        self._gateways: list[Gateway] = []
+        if tls is not None:
+            self._gateways.append(
+                Gateway("tls", host=host, port=tls_port, target_port=0, ssl_context=tls)
+            )
+        if websocket_port is not None:
+            self._gateways.append(
+                Gateway("websocket", host=host, port=websocket_port, target_port=0, ssl_context=tls)
+            )
         self.host = host
         self.port = port
         self.max_message_size = max_message_size
@@ -96,6 +123,9 @@ class EventHubsEmulator:
                 connection_ids=self._ids,
             )
             self._loop.thread.start()
+            for gateway in self._gateways:
+                gateway.target_port = self.port
+                gateway.start()
 
     def stop(self) -> None:
         """Close every connection and the listener (no-op if not running)."""
@@ -103,6 +133,8 @@ class EventHubsEmulator:
             loop, self._loop = self._loop, None
             if loop is None:
                 return
+            for gateway in self._gateways:
+                gateway.stop()
             loop.stop()
             self._accepted_before += loop.accepted
             self._closed_infos.extend(loop.infos())
@@ -118,6 +150,16 @@ class EventHubsEmulator:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    @property
+    def tls_port(self) -> int | None:
+        """The port of AMQP over TLS (``None`` without *tls*; known once started)."""
+        return next((g.port for g in self._gateways if g.kind == "tls"), None)
+
+    @property
+    def websocket_port(self) -> int | None:
+        """The port of AMQP over WebSocket (``None`` if not served; known once started)."""
+        return next((g.port for g in self._gateways if g.kind == "websocket"), None)
 
     # --- hubs and events --------------------------------------------------------------
 

@@ -1,0 +1,378 @@
+"""Checks that azure-eventhub's private internals still behave as ``_azure_internals`` assumes.
+
+:func:`ensure_compatible` runs them once, when the azure transport is first used (not when
+anyio_eventhubs is imported). They cover every private name the adapter uses:
+:data:`PRIVATE_NAMES` (modules, classes, functions and methods, resolved and checked to be
+there) and :data:`INSTANCE_ATTRIBUTES` (attributes of objects the client makes, checked on
+probe objects built without I/O); a test keeps both lists complete by reading the
+adapter's source, and mutates each name to show the clear error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Coroutine
+from typing import Any
+
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.eventhub import EventData, EventDataBatch
+from azure.eventhub import __version__ as azure_eventhub_version
+from azure.eventhub.aio import EventHubProducerClient
+
+try:
+    from azure.eventhub._constants import MGMT_OPERATION as _MGMT_OPERATION
+    from azure.eventhub._constants import READ_OPERATION as _READ_OPERATION
+    from azure.eventhub._pyamqp._encode import encode_frame
+    from azure.eventhub._pyamqp.aio._client_async import AMQPClientAsync, SendClientAsync
+    from azure.eventhub._pyamqp.aio._connection_async import Connection as AmqpConnectionAsync
+    from azure.eventhub._pyamqp.aio._link_async import Link as AmqpLinkAsync
+    from azure.eventhub._pyamqp.aio._sender_async import SenderLink as AmqpSenderLinkAsync
+    from azure.eventhub._pyamqp.aio._session_async import Session as AmqpSessionAsync
+    from azure.eventhub.aio._producer_async import EventHubProducer
+except ImportError as exc:  # pragma: no cover - exercised only by a changed client
+    _CHECK_IMPORT_ERROR: ImportError | None = exc
+else:
+    _CHECK_IMPORT_ERROR = None
+
+from . import _azure_internals as internals
+from ._azure_internals import (
+    IMPORT_ERROR,
+    LinkOptions,
+    _remote_properties,
+    _use_link_options,
+    body_only,
+    client_namespace,
+    create_partition_producer,
+    decode_event,
+    encode_event_data,
+    fill_batch,
+)
+from ._azure_private_names import INSTANCE_ATTRIBUTES, PRIVATE_NAMES, VERIFIED_VERSIONS
+
+__all__ = [
+    "INSTANCE_ATTRIBUTES",
+    "PRIVATE_NAMES",
+    "VERIFIED_VERSIONS",
+    "IncompatibleAzureEventHubError",
+    "check_internals",
+    "ensure_compatible",
+]
+
+
+class IncompatibleAzureEventHubError(RuntimeError):
+    """The installed azure-eventhub's internals are not the ones this adapter knows."""
+
+
+def _verified() -> str:
+    versions = ", ".join(VERIFIED_VERSIONS[:-1]) + f" and {VERIFIED_VERSIONS[-1]}"
+    return (
+        f"anyio-eventhubs was verified with azure-eventhub {versions}; install one of "
+        f"those (pip install 'azure-eventhub>={VERIFIED_VERSIONS[0]},<"
+        f"{_next_minor(VERIFIED_VERSIONS[-1])}')"
+    )
+
+
+def _next_minor(version: str) -> str:
+    major, minor = version.split(".")[:2]
+    return f"{major}.{int(minor) + 1}"
+
+
+def _resolve(module: str, dotted: str) -> object:
+    value: object = importlib.import_module(module)
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _check_private_names() -> list[str]:
+    problems = []
+    for module, dotted in PRIVATE_NAMES:
+        try:
+            _resolve(module, dotted)
+        except (ImportError, AttributeError):
+            problems.append(f"{module}.{dotted} is gone")
+    return problems
+
+
+def _check_instance_attributes() -> list[str]:
+    """Build one of each object without I/O and look for the attributes used on it."""
+    client = EventHubProducerClient(
+        "probe.servicebus.windows.net", "probe", AzureNamedKeyCredential("probe", "probe")
+    )
+    producer = create_partition_producer(client, "0")
+    producer._create_handler(None)
+    event = EventData(b"probe")
+    batch = EventDataBatch(max_size_in_bytes=64)
+    raw = event._raw_amqp_message
+    transport: Any = internals.PyamqpTransport  # type: ignore[attr-defined]
+    message = transport.to_outgoing_amqp_message(raw)
+    objects = {
+        "EventHubProducerClient": client,
+        "EventHubProducer": producer,
+        "SendClientAsync": producer._handler,
+        "Connection": AmqpConnectionAsync("amqps://probe.localhost", sasl_credential=None),
+        "EventDataBatch": batch,
+        "EventData": event,
+        "AmqpAnnotatedMessage": raw,
+        "Message": message,
+    }
+    return [
+        f"{kind} has no attribute {name}"
+        for kind, names in INSTANCE_ATTRIBUTES.items()
+        for name in names
+        if not hasattr(objects[kind], name)
+    ]
+
+
+def _check_errors() -> list[str]:
+    """The attributes of pyamqp's errors that the exception mapping reads."""
+    errors = internals.amqp_errors
+    problems = []
+    failure = errors.TokenAuthFailure(401, b"probe")  # type: ignore[no-untyped-call]
+    if (failure.status_code, failure.status_description) != (401, b"probe"):
+        problems.append("TokenAuthFailure lost status_code or status_description")
+    lost = errors.AMQPConnectionError(errors.ErrorCondition.SocketError, description="probe")
+    if lost.condition != errors.ErrorCondition.SocketError or lost.description != "probe":
+        problems.append("AMQPConnectionError lost condition or description")
+    if errors.ErrorCondition.SocketError.value != b"amqp:socket-error":
+        problems.append("ErrorCondition values are no longer the AMQP condition symbols")
+    if not issubclass(errors.AuthenticationException, errors.AMQPException):
+        problems.append("pyamqp's AuthenticationException is no longer an AMQPException")
+    return problems
+
+
+def _check_partition_producer() -> list[str]:
+    """Check the pieces of the aio client the functions above rely on, without any I/O."""
+    client = EventHubProducerClient(
+        "probe.servicebus.windows.net", "probe", AzureNamedKeyCredential("probe", "probe")
+    )
+    producer = create_partition_producer(client, "7")
+    problems = []
+    if client_namespace(client) != "probe.servicebus.windows.net":
+        problems.append("EventHubProducerClient._address.hostname changed")
+    if not isinstance(producer, EventHubProducer) or not producer._target.endswith("/Partitions/7"):
+        problems.append("EventHubProducerClient._create_producer(partition_id=) changed")
+    for name in ("_open", "_close_handler_async", "close"):
+        if not inspect.iscoroutinefunction(getattr(producer, name, None)):
+            problems.append(f"EventHubProducer.{name} is no longer a coroutine function")
+    transport = producer._amqp_transport
+    if not inspect.iscoroutinefunction(getattr(transport, "_handle_exception_async", None)):
+        problems.append("the aio transport has no _handle_exception_async")
+    if not callable(getattr(transport, "get_remote_max_message_size", None)) or not isinstance(
+        getattr(transport, "MAX_MESSAGE_LENGTH_BYTES", None), int
+    ):
+        problems.append("the aio transport lost get_remote_max_message_size")
+    for owner, name in (
+        (client, "_create_auth_async"),
+        (client._conn_manager_async, "get_connection"),
+        (transport, "get_updated_token_async"),
+        (transport, "mgmt_client_request_async"),
+    ):
+        if not inspect.iscoroutinefunction(getattr(owner, name, None)):
+            problems.append(f"{type(owner).__name__}.{name} is no longer a coroutine function")
+    for name in ("build_message", "create_mgmt_client", "get_error"):
+        if not callable(getattr(transport, name, None)):
+            problems.append(f"the aio transport has no {name}")
+    management = transport.create_mgmt_client(
+        client._address, mgmt_auth=None, config=client._config
+    )
+    if not (
+        hasattr(management, "_connection")
+        and hasattr(management, "_external_connection")
+        and inspect.iscoroutinefunction(getattr(management, "close_async", None))
+    ):
+        problems.append("AMQPClientAsync no longer has _connection/_external_connection")
+    connection = AmqpConnectionAsync("amqps://probe.localhost", sasl_credential=None)
+    if not inspect.iscoroutinefunction(getattr(connection._transport, "close", None)):
+        problems.append("the AMQP connection's _transport has no async close()")
+    if (_READ_OPERATION, _MGMT_OPERATION) != (b"READ", b"com.microsoft:eventhub"):
+        problems.append("the $management READ constants changed")
+    if not callable(getattr(producer, "_create_handler", None)) or not hasattr(client, "_auth_uri"):
+        problems.append("EventHubProducer._create_handler or the client's _auth_uri changed")
+    for attribute in ("_handler", "_max_message_size_on_link", "running"):
+        if not hasattr(producer, attribute):
+            problems.append(f"EventHubProducer has no attribute {attribute}")
+    if not hasattr(EventDataBatch(max_size_in_bytes=64), "_message"):
+        problems.append("EventDataBatch has no _message")
+    return problems
+
+
+def _run_now(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine that never waits (the probes below), without an event loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("the probe coroutine waited for something")
+
+
+class _ProbeSession:
+    """Stands in for a pyamqp aio ``Session``: records the frames a link sends."""
+
+    def __init__(self) -> None:
+        self.frames: list[Any] = []
+
+    def create_sender_link(self, target_address: str, **kwargs: Any) -> Any:
+        sender_link: Any = AmqpSenderLinkAsync
+        return sender_link(
+            self, 0, target_address, network_trace=False, network_trace_params={}, **kwargs
+        )
+
+    async def _outgoing_attach(self, frame: Any) -> None:
+        self.frames.append(frame)
+
+
+def _check_link_options() -> list[str]:
+    """Attach a probe link with :class:`LinkOptions` against a fake session (no I/O).
+
+    Checks that the options reach the attach frame (desired capabilities, typed
+    properties, nulls) and that an attach reply's properties are read back.
+    """
+    problems = []
+    if "_client_ready_async" not in AMQPClientAsync.client_ready_async.__code__.co_names:
+        problems.append("AMQPClientAsync.client_ready_async no longer calls _client_ready_async")
+    if "_session" not in AMQPClientAsync.open_async.__code__.co_names:
+        problems.append("AMQPClientAsync.open_async no longer sets _session")
+    parameters = inspect.signature(AmqpSessionAsync.create_sender_link).parameters
+    if "target_address" not in parameters or not any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    ):
+        problems.append("the aio Session.create_sender_link signature changed")
+    send_client: Any = SendClientAsync
+    handler = send_client("probe.localhost", "amqps://probe.localhost/probe/Partitions/0")
+    handler._session = session = _ProbeSession()
+    link = LinkOptions(
+        ["com.microsoft:probe"],
+        lambda: {
+            "com.microsoft:probe-long": ("long", 7),
+            "com.microsoft:probe-null": ("int", None),
+        },
+    )
+    _use_link_options(handler, link)
+    _run_now(handler._client_ready_async())
+    frame = session.frames[0]
+    _, body = encode_frame(frame)
+    if frame.desired_capabilities != [b"com.microsoft:probe"] or b"com.microsoft:probe" not in (
+        body or b""
+    ):
+        problems.append("a sender link no longer sends the desired capabilities it is given")
+    long_key = b"\xa3\x18com.microsoft:probe-long"
+    encoded = bytes(body or b"")
+    if (
+        long_key + b"\x55\x07" not in encoded  # smalllong
+        and long_key + b"\x81" + (7).to_bytes(8, "big") not in encoded
+    ) or b"\xa3\x18com.microsoft:probe-null\x40" not in encoded:
+        problems.append("a sender link no longer encodes typed attach properties as given")
+    reply: list[Any] = [None] * 14
+    reply[5], reply[6] = ["probe"], ["probe"]
+    reply[13] = {b"com.microsoft:probe-long": 8}
+    _run_now(AmqpLinkAsync._incoming_attach(handler._link, reply))
+    if _remote_properties(handler._link) != {"com.microsoft:probe-long": 8}:
+        problems.append("an attach reply's properties are no longer kept as remote_properties")
+    if not _run_now(handler._client_ready_async()):
+        problems.append("an attached sender link is not reported ready")
+    return problems
+
+
+def _add_untraced(batch: EventDataBatch, event: EventData) -> None:
+    """``batch.add(event)`` with Azure SDK tracing off for the call.
+
+    With tracing on (``azure.core.settings``), ``add`` stamps trace context on the event,
+    which the reference for the pre-encoded comparison must not have.
+    """
+    from azure.core.settings import settings
+
+    setting = settings.tracing_implementation
+    saved = setting._user_value
+    setting.set_value(None)
+    try:
+        batch.add(event)
+    finally:
+        setting._user_value = saved
+
+
+def check_internals() -> None:
+    """Check that the private pieces used by the adapter still behave as it assumes.
+
+    :raises IncompatibleAzureEventHubError: naming what changed, and the versions of
+        azure-eventhub this release was verified with.
+    """
+    missing = IMPORT_ERROR or _CHECK_IMPORT_ERROR
+    if missing is not None:
+        raise IncompatibleAzureEventHubError(
+            f"azure-eventhub {azure_eventhub_version} lacks a private module anyio-eventhubs "
+            f"uses ({missing}); {_verified()}"
+        ) from missing
+    problems = _check_private_names()
+    if problems:  # the probes below would only fail on the same missing names
+        _raise(problems)
+    probe = EventData(b"probe")
+    probe.properties = {"k": "v"}
+    try:
+        encoded = encode_event_data(probe, "key")
+        back = decode_event(encoded)
+        batch = EventDataBatch(max_size_in_bytes=1024)
+        _add_untraced(batch, EventData(b"probe"))
+        reference = list(batch._message[5])
+        empty = EventDataBatch(max_size_in_bytes=1024)
+        fill_batch(empty, [encode_event_data(EventData(b"probe"), None)], batch.size_in_bytes)
+        filled = list(empty._message[5])
+    except Exception as exc:
+        raise IncompatibleAzureEventHubError(
+            f"azure-eventhub {azure_eventhub_version}: its private AMQP encoder changed "
+            f"({type(exc).__name__}: {exc}); {_verified()}"
+        ) from exc
+    plain = EventData(b"plain")
+    if body_only(plain) != b"plain" or body_only(probe) is not None:
+        problems.append("EventData's raw message no longer has the attributes the fast path reads")
+    if back.body_as_str() != "probe" or back.partition_key != b"key":
+        problems.append("an encoded event does not decode to the same body and key")
+    if back.properties != {b"k": b"v"}:
+        problems.append("application properties do not survive encoding")
+    if filled != reference or len(empty) != 1:
+        problems.append("a batch filled with pre-encoded events differs from batch.add()")
+    for what, check in (
+        ("the objects of the aio client", _check_instance_attributes),
+        ("pyamqp's errors", _check_errors),
+        ("the aio partition producer", _check_partition_producer),
+        ("the aio sender link", _check_link_options),
+    ):
+        try:
+            problems.extend(check())
+        except Exception as exc:
+            problems.append(f"{what} changed ({type(exc).__name__}: {exc})")
+    if problems:
+        _raise(problems)
+
+
+def _raise(problems: list[str]) -> None:
+    raise IncompatibleAzureEventHubError(
+        f"azure-eventhub {azure_eventhub_version} is not compatible: "
+        + "; ".join(problems)
+        + f". {_verified()}"
+    )
+
+
+_checked: list[IncompatibleAzureEventHubError | None] = []
+
+
+def ensure_compatible() -> None:
+    """Run :func:`check_internals` once per process; raise its error on every call after.
+
+    Called when the azure transport is first used (``open_streaming_producer`` with a
+    connection string, a credential or ``client=``).
+
+    :raises IncompatibleAzureEventHubError: if the check failed.
+    """
+    if not _checked:
+        try:
+            check_internals()
+        except IncompatibleAzureEventHubError as exc:
+            _checked.append(exc)
+        else:
+            _checked.append(None)
+    failure = _checked[0]
+    if failure is not None:
+        raise IncompatibleAzureEventHubError(*failure.args) from failure.__cause__
