@@ -89,8 +89,10 @@ def _check_private_names() -> list[str]:
     problems = []
     for module, dotted in PRIVATE_NAMES:
         try:
-            _resolve(module, dotted)
+            found = _resolve(module, dotted)
         except (ImportError, AttributeError):
+            found = None
+        if found is None or getattr(found, "__isabstractmethod__", False):
             problems.append(f"{module}.{dotted} is gone")
     return problems
 

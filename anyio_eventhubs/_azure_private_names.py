@@ -47,6 +47,10 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("azure.eventhub._pyamqp.types", "AMQPTypes.int"),
     ("azure.eventhub._transport._pyamqp_transport", "PyamqpTransport.to_outgoing_amqp_message"),
     ("azure.eventhub._transport._pyamqp_transport", "PyamqpTransport.set_message_partition_key"),
+    (
+        "azure.eventhub.aio._transport._pyamqp_transport_async",
+        "PyamqpTransportAsync._handle_exception_async",
+    ),
     ("azure.eventhub.aio._producer_async", "EventHubProducer._open"),
     ("azure.eventhub.aio._producer_async", "EventHubProducer._create_handler"),
     ("azure.eventhub.aio._producer_async", "EventHubProducer._close_handler_async"),
