@@ -21,6 +21,7 @@ EXPECTED_OUTPUT = {
     "testing_in_memory.py": "10 passed",
     "testing_emulator.py": "6 passed",
     "testing_hypothesis.py": "3 passed",
+    "observability_console.py": '"name": "send orders"',
 }
 
 
