@@ -3,11 +3,10 @@
 azure-eventhub has no public API to encode one ``EventData`` to AMQP bytes, to decode
 such bytes back, or to fill an ``EventDataBatch`` with events already encoded. This
 module does those three things with the client's own private encoder and decoder, and
-:func:`ensure_compatible` proves, when the azure transport is first used (not at import:
-the in-memory hub needs none of this), that the internals still behave as assumed: an
-azure-eventhub that moves them fails loudly there, with
-:class:`IncompatibleAzureEventHubError`, instead of failing on every send. The checks
-and the list of every private name used are in ``_azure_internals_check``.
+:func:`ensure_compatible` proves, when the azure transport is first used (not at import),
+that the internals still behave as assumed: an azure-eventhub that moves them fails there,
+with :class:`IncompatibleAzureEventHubError`, instead of on every send. The checks and
+the list of every private name used are in ``_azure_internals_check``.
 
 The same holds for what idempotent publishing needs (:class:`LinkOptions`: a sender
 link's desired capabilities and attach properties, and the attach reply's properties).
@@ -385,9 +384,10 @@ def describe_endpoint(client: EventHubProducerClient) -> str:
     """Where and how *client* connects, for the DEBUG log (no secret)."""
     config = client._config
     kind = "AMQP over WebSockets" if str(config.transport_type).endswith("Websocket") else "AMQP"
-    where = f"{client_namespace(client)} port {config.connection_port}"
+    host = client_namespace(client)  # a local emulator's has its port
+    where = host if ":" in host else f"{host}:{config.connection_port}"
     if config.custom_endpoint_address:
-        where += f" through the custom endpoint {config.custom_endpoint_hostname}"
+        where = f"{config.custom_endpoint_hostname}:{config.connection_port} (custom endpoint)"
     if proxy := config.http_proxy:
         where += f" via the HTTP proxy {proxy.get('proxy_hostname')}:{proxy.get('proxy_port')}"
     return f"{kind}, {'TLS' if config.use_tls else 'no TLS'}, {where}"

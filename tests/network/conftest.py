@@ -91,5 +91,3 @@ def plain_connection_string(port: int) -> str:
         f"Endpoint=sb://127.0.0.1:{port};SharedAccessKeyName=emulator;"
         "SharedAccessKey=emulator-key;EntityPath=eh1;UseDevelopmentEmulator=true"
     )
-
-
