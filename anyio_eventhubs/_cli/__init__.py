@@ -1,4 +1,4 @@
-"""The ``anyio-eventhubs`` command: ``send``, ``emulator`` and ``demo``.
+"""The ``anyio-eventhubs`` command: ``send``, ``read``, ``emulator`` and ``demo``.
 
 Built on click; progress is drawn with rich. Each command lives in its own module.
 """
@@ -10,6 +10,7 @@ import click
 from .. import __version__
 from ._demo import demo
 from ._emulator import emulator
+from ._read import read
 from ._send import send
 
 __all__ = ["main"]
@@ -27,5 +28,6 @@ def main() -> None:
 
 
 main.add_command(send)
+main.add_command(read)
 main.add_command(emulator)
 main.add_command(demo)

@@ -1,4 +1,4 @@
-"""The connection options of ``send``: a connection string, or a namespace and Entra ID.
+"""The connection options of ``send`` and ``read``: a connection string, or Entra ID.
 
 With ``--namespace``, the credential is azure-identity's ``DefaultAzureCredential``
 (environment variables, workload or managed identity, the Azure CLI's login, ...).
@@ -7,7 +7,7 @@ With ``--namespace``, the credential is azure-identity's ``DefaultAzureCredentia
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -81,6 +81,10 @@ class Connection:
             hub = hub or fields.get("entitypath")
         return f"{host}/{hub or '?'}"
 
+    def consumer_client(self, consumer_group: str) -> AbstractContextManager[Any]:
+        """azure-eventhub's sync ``EventHubConsumerClient`` for this hub (``read``)."""
+        return _consumer_client(self, consumer_group)
+
     @contextmanager
     def producer_arguments(self, open_timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """The connection arguments of ``open_streaming_producer``; closes the credential."""
@@ -100,6 +104,28 @@ class Connection:
                 "credential": credential,
                 "open_timeout": open_timeout,
             }
+
+
+@contextmanager
+def _consumer_client(connection: Connection, consumer_group: str) -> Iterator[Any]:
+    from azure.eventhub import EventHubConsumerClient
+
+    if connection.connection_string is not None:
+        yield EventHubConsumerClient.from_connection_string(
+            connection.connection_string,
+            consumer_group=consumer_group,
+            eventhub_name=connection.eventhub_name,
+        )
+        return
+    from azure.identity import DefaultAzureCredential
+
+    with DefaultAzureCredential() as credential:
+        yield EventHubConsumerClient(
+            fully_qualified_namespace=str(connection.namespace),
+            eventhub_name=str(connection.eventhub_name),
+            consumer_group=consumer_group,
+            credential=credential,
+        )
 
 
 def connection_options(func: F) -> F:

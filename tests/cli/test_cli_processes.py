@@ -10,8 +10,6 @@ from collections.abc import Iterator
 import pytest
 from azure.eventhub import EventHubConsumerClient
 
-from anyio_eventhubs.testing.emulator import EventHubsEmulator
-
 from .conftest import CLI
 
 
@@ -61,44 +59,6 @@ def test_send_publishes_to_the_emulator_command(emulator_process: subprocess.Pop
     assert emulator_process.wait(timeout=10) == 0
     assert emulator_process.stderr is not None
     assert "emulator stopped" in emulator_process.stderr.read()
-
-
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_ctrl_c_stops_send_and_says_what_was_published(
-    emulator: EventHubsEmulator, backend: str
-) -> None:
-    process = subprocess.Popen(
-        [
-            *CLI,
-            "send",
-            "--connection-string",
-            emulator.connection_string("eh1"),
-            "--max-wait-time",
-            "0",
-            "--backend",
-            backend,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        assert process.stdin is not None
-        process.stdin.write(b"one\ntwo\nthree\n")
-        process.stdin.flush()  # and stdin stays open: send is still reading
-        assert emulator.wait_for_events("eh1", 3, timeout=30)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 130
-        assert process.stdout is not None
-        out = process.stdout.read().decode()
-        assert out == (
-            "interrupted (SIGINT) after input line 3: 3 published, 0 failed, 0 outcome unknown\n"
-            "to resume, run the same command with --skip 3\n"
-        )
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=10)
 
 
 def test_the_demo_runs_as_a_process() -> None:

@@ -15,6 +15,7 @@ import pytest
 from anyio_eventhubs import ConnectionLostError, NotFoundError, partition_for_key
 from anyio_eventhubs._cli._outcomes import FailedOut
 from anyio_eventhubs._cli._publish import PublishSettings, partition_key_of, publish_lines
+from anyio_eventhubs._cli._signals import presses
 from anyio_eventhubs.testing import InMemoryEventHub
 
 from .helpers import RecordingView
@@ -314,3 +315,37 @@ async def test_envelopes_are_published_as_the_lines_they_hold() -> None:
     )
     assert outcome.exit_code == 0
     assert hub.published_bodies("0") == [b'{"k": "x"}', b"\xfe\xff"]
+
+
+async def test_a_second_signal_within_half_a_second_is_the_same_press() -> None:
+    send_signal, signals = anyio.create_memory_object_stream[int](4)
+    hub = InMemoryEventHub(2)
+    hub.hold_sends()
+    now = [0.0]
+
+    async def lines() -> AsyncGenerator[list[bytes], None]:
+        yield [b"a", b"b", b"c"]
+        await send_signal.send(signal.SIGINT)
+        await anyio.sleep_forever()
+        yield []
+
+    async def repeat_while_publishing_then_release() -> None:
+        await hub.wait_sends_in_flight(2)
+        now[0] = 0.4  # the same Ctrl-C, delivered again by a wrapper
+        await send_signal.send(signal.SIGINT)
+        await anyio.wait_all_tasks_blocked()
+        hub.release_sends()
+
+    view = RecordingView()
+    with send_signal, signals:
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(repeat_while_publishing_then_release)
+            outcome = await publish_lines(
+                lines(),
+                {"transport": hub},
+                PublishSettings(max_wait_time=None),
+                view,
+                presses(signals, clock=lambda: now[0]),
+            )
+    assert (outcome.counters.published, outcome.counters.unknown) == (3, 0)
+    assert not any("dropping" in m for m in view.messages)
