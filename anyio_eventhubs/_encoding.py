@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 __all__ = [
     "BATCH_ENVELOPE_SIZE",
+    "application_properties_section",
     "batch_entry_size",
     "encode_body",
     "encode_body_with_properties",
@@ -75,7 +76,8 @@ def encode_body(body: bytes, partition_key: str | None = None) -> bytes:
     )
 
 
-def _application_properties(properties: Mapping[str, str]) -> bytes:
+def application_properties_section(properties: Mapping[str, str]) -> bytes:
+    """The application-properties section of a message with these string properties."""
     items = b"".join(
         _string(key.encode("utf-8")) + _string(value.encode("utf-8"))
         for key, value in properties.items()
@@ -88,15 +90,21 @@ def _application_properties(properties: Mapping[str, str]) -> bytes:
 
 
 def encode_body_with_properties(
-    body: bytes, partition_key: str | None, properties: Mapping[str, str]
+    body: bytes, partition_key: str | None, properties: Mapping[str, str] | bytes
 ) -> bytes:
     """Encode a body-only event with string application properties (trace context).
 
     The bytes are what azure-eventhub produces for ``EventData(body)`` whose
     ``properties`` are *properties* (a test pins that); :func:`encode_body` stays the
     fast path for events without them.
+
+    :param properties: the properties, or their :func:`application_properties_section`
+        (made once for many events).
     """
-    section = _application_properties(properties)
+    if isinstance(properties, bytes):
+        section = properties
+    else:
+        section = application_properties_section(properties)
     if partition_key is None:
         return section + _DATA_SECTION + _binary(body)
     return (

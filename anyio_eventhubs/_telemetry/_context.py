@@ -103,7 +103,9 @@ def _map_entries(buf: bytes, pos: int) -> dict[str, str]:
     return found
 
 
-def read_trace_context(encoded: bytes) -> dict[str, str] | None:
+def read_trace_context(
+    encoded: bytes, cache: dict[bytes, dict[str, str] | None] | None = None
+) -> dict[str, str] | None:
     """The W3C trace context carried by one encoded AMQP message, or ``None``.
 
     Reads ``traceparent`` (else ``Diagnostic-Id``, as azure-eventhub's consumer does)
@@ -111,23 +113,37 @@ def read_trace_context(encoded: bytes) -> dict[str, str] | None:
     them without decoding anything else. A malformed message or ``traceparent`` yields
     ``None``.
 
+    :param cache: what earlier messages' application-properties sections read as (the
+        events of one span share theirs); filled as it goes.
     :returns: ``{"traceparent": ..., "tracestate": ...}`` (``tracestate`` if present),
         the carrier a W3C propagator extracts from.
     """
+    if b"traceparent" not in encoded and b"Diagnostic-Id" not in encoded:
+        return None
     pos, size = 0, len(encoded)
     try:
         while pos + 3 <= size and encoded[pos] == 0x00 and encoded[pos + 1] == 0x53:
             code = encoded[pos + 2]
+            end = _skip(encoded, pos + 3)
             if code == _APPLICATION_PROPERTIES:
-                found = _map_entries(encoded, pos + 3)
                 break
             if code > _APPLICATION_PROPERTIES:
                 return None
-            pos = _skip(encoded, pos + 3)
+            pos = end
         else:
             return None
+        section = encoded[pos:end]
+        if cache is not None and section in cache:
+            return cache[section]
+        carrier = _carrier(_map_entries(encoded, pos + 3))
     except (IndexError, ValueError, struct.error):
         return None
+    if cache is not None:
+        cache[section] = carrier
+    return carrier
+
+
+def _carrier(found: dict[str, str]) -> dict[str, str] | None:
     traceparent = found.get(TRACEPARENT) or found.get(DIAGNOSTIC_ID)
     if traceparent is None or not _TRACEPARENT_RE.fullmatch(traceparent):
         return None

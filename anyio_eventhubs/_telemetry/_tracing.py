@@ -15,11 +15,11 @@ from typing import Any
 from azure.eventhub import EventData
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace import INVALID_SPAN_CONTEXT, Link, Span, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .._azure_internals import body_only, encode_event_data
-from .._encoding import encode_body_with_properties
+from .._encoding import application_properties_section, encode_body_with_properties
 from .._events import encode_event
 from ._context import carries_trace_context, read_trace_context, trace_properties
 
@@ -45,8 +45,22 @@ class Tracing:
         self._tracer = trace.get_tracer("anyio_eventhubs", _version(), schema_url=SCHEMA_URL)
         self._span_name = f"send {attributes['messaging.destination.name']}"
         self._attributes = {**attributes, "messaging.client.id": client_id}
+        self._last_context: SpanContext = INVALID_SPAN_CONTEXT
+        self._last_stamp: tuple[dict[str, str], bytes] = ({}, b"")
 
     # -- queue_for_send ----------------------------------------------------------------
+
+    def _stamp_of(self, context: SpanContext) -> tuple[dict[str, str], bytes]:
+        """The properties for *context*, and their encoded section (kept for the next event:
+        the events of one span share them)."""
+        if context is not self._last_context:
+            state = context.trace_state.to_header()
+            properties = trace_properties(
+                context.trace_id, context.span_id, context.trace_flags, state
+            )
+            self._last_stamp = properties, application_properties_section(properties)
+            self._last_context = context
+        return self._last_stamp
 
     def encode_event(self, event: object, partition_key: str | None) -> bytes:
         """Encode *event*, stamped with the caller's trace context if it has one.
@@ -57,26 +71,24 @@ class Tracing:
         context = trace.get_current_span().get_span_context()
         if not context.is_valid:
             return encode_event(event, partition_key)
-        stamp = trace_properties(
-            context.trace_id, context.span_id, context.trace_flags, context.trace_state.to_header()
-        )
+        properties, section = self._stamp_of(context)
         if isinstance(event, bytes):
-            return encode_body_with_properties(event, partition_key, stamp)
+            return encode_body_with_properties(event, partition_key, section)
         if isinstance(event, str):
             try:
                 body = event.encode("utf-8")
             except UnicodeEncodeError:
                 return encode_event(event, partition_key)  # raises the producer's error
-            return encode_body_with_properties(body, partition_key, stamp)
+            return encode_body_with_properties(body, partition_key, section)
         if not isinstance(event, EventData):
             return encode_event(event, partition_key)  # raises the producer's TypeError
         plain = body_only(event)
         if plain is not None:
-            return encode_body_with_properties(plain, partition_key, stamp)
+            return encode_body_with_properties(plain, partition_key, section)
         if carries_trace_context(event.properties):
             return encode_event(event, partition_key)  # its own creation context is kept
         try:
-            return encode_event_data(event, partition_key, stamp)
+            return encode_event_data(event, partition_key, properties)
         except (ValueError, TypeError, OverflowError):
             return encode_event(event, partition_key)  # raises the producer's ValueError
 
@@ -85,15 +97,18 @@ class Tracing:
     def start_send(self, partition_id: str, messages: Sequence[bytes]) -> Span:
         """Start the span of one batch publish (its attempts, not its handler calls)."""
         links: list[Link] = []
-        seen: set[tuple[int, int]] = set()
+        seen: set[tuple[str, str | None]] = set()
+        sections: dict[bytes, dict[str, str] | None] = {}
         for encoded in messages:
-            carrier = read_trace_context(encoded)
+            carrier = read_trace_context(encoded, sections)
             if carrier is None:
                 continue
+            key = (carrier["traceparent"], carrier.get("tracestate"))
+            if key in seen:
+                continue
+            seen.add(key)
             context = trace.get_current_span(_W3C.extract(carrier)).get_span_context()
-            key = (context.trace_id, context.span_id)
-            if context.is_valid and key not in seen:
-                seen.add(key)
+            if context.is_valid:
                 links.append(Link(context))
         attributes = {
             **self._attributes,

@@ -83,3 +83,18 @@ def test_an_event_names_its_own_context_by_either_property_and_key_type() -> Non
     assert carries_trace_context({b"Diagnostic-Id": TRACEPARENT})
     assert not carries_trace_context({"tracestate": "a=b"})
     assert not carries_trace_context(None)
+
+
+def test_messages_of_one_span_read_their_shared_section_once() -> None:
+    stamp = trace_properties(1, 2, 1, "")
+    cache: dict[bytes, dict[str, str] | None] = {}
+    first = read_trace_context(encode_body_with_properties(b"a", "k", stamp), cache)
+    second = read_trace_context(encode_body_with_properties(b"b" * 400, None, stamp), cache)
+    assert first == second == {"traceparent": stamp["traceparent"]}
+    assert list(cache.values()) == [first]
+
+
+def test_a_body_that_mentions_traceparent_is_not_read_as_context() -> None:
+    assert (
+        read_trace_context(encode_body(b"traceparent 00-" + b"1" * 32 + b"-" + b"2" * 16)) is None
+    )

@@ -272,3 +272,22 @@ async def test_without_the_azure_setting_a_later_provider_is_not_seen(no_provide
     assert exporter.get_finished_spans()[0].name == "request"
     assert len(exporter.get_finished_spans()) == 1
     assert not hub.published_events("0")[0].properties
+
+
+async def test_bad_events_raise_the_producers_own_errors_inside_a_span(
+    telemetry: Telemetry,
+) -> None:
+    hub = InMemoryEventHub(1)
+    tracer = telemetry.tracer_provider.get_tracer("app")
+    async with open_streaming_producer(transport=hub) as producer:
+        with tracer.start_as_current_span("request"):
+            with pytest.raises(TypeError, match="bytes\\(\\) first"):
+                await producer.queue_for_send(bytearray(b"x"))  # type: ignore[arg-type]
+            with pytest.raises(ValueError, match="valid Unicode"):
+                await producer.queue_for_send("\ud800")
+            bad = EventData(b"x")
+            bad.properties = {"k": object()}
+            with pytest.raises(ValueError, match="cannot be encoded as AMQP"):
+                await producer.queue_for_send(bad)
+            assert producer.try_queue_for_send(b"ok")
+    assert app_properties(hub.published_events("0")[0])[b"traceparent"]
