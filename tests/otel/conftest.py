@@ -90,3 +90,12 @@ def azure_tracing() -> Iterator[None]:
     settings.tracing_implementation = "opentelemetry"
     yield
     settings.tracing_implementation.unset_value()
+
+
+@pytest.fixture(params=["tracing_implementation", "tracing_enabled"])
+def azure_switch(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Either of azure-core's switches: the plugin, or its native tracing."""
+    setting = getattr(settings, request.param)
+    setting.set_value("opentelemetry" if request.param == "tracing_implementation" else True)
+    yield
+    setting.unset_value()

@@ -245,7 +245,7 @@ async def test_without_a_provider_nothing_is_stamped_or_traced(no_providers: Non
 
 
 async def test_azure_core_tracing_setting_gets_our_spans_once_a_provider_appears(
-    no_providers: None, azure_tracing: None
+    no_providers: None, azure_switch: None
 ) -> None:
     # the Azure SDK's switch is on when the producer opens; the OpenTelemetry provider
     # is configured only afterwards (as an exporter distro may do): spans still come
