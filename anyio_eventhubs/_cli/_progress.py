@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 import anyio
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from ._outcomes import Counters
 
@@ -174,10 +174,11 @@ def publishing_stats(s: Snapshot) -> str:
         return f"connecting to {s.connecting} ... {s.elapsed:.0f} s"
     where = f"line {s.lines:,}"
     if s.total_bytes is not None:
-        where += f" ({_size(s.bytes_read)} of {_size(s.total_bytes)})"
+        share = s.bytes_read / s.total_bytes if s.total_bytes else 1.0
+        where += f" ({share:.0%} of {_size(s.total_bytes)})"
     text = (
         f"{where} · published {s.published:,} · failed {s.failed:,} · unknown {s.unknown:,}"
-        f" · {s.rate:,.0f} events/s"
+        f" · {s.rate:,.0f}/s"
     )
     if s.eta is not None:
         text += f" · ETA {_duration(s.eta)}"
@@ -209,9 +210,8 @@ class RichView:
         self._measure = measure
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=15),
             TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
             console=console,
             auto_refresh=False,  # redrawn by refresh_forever: no thread of rich's own
         )

@@ -58,7 +58,7 @@ def test_the_eta_comes_from_the_pace_through_a_file_of_known_size(clock: _Clock)
     position.bytes_read, position.lines = 2_000, 40
     snapshot = sample()
     assert snapshot.eta == pytest.approx(8.0)
-    assert "line 40 (2.0 kB of 10.0 kB)" in publishing_stats(snapshot)
+    assert "line 40 (20% of 10.0 kB)" in publishing_stats(snapshot)
     assert publishing_stats(snapshot).endswith("ETA 0:08")
     assert Sampler(Counters(), InputPosition())().eta is None  # a pipe: no ETA
 
@@ -104,7 +104,7 @@ def test_plain_lines_show_the_three_outcomes() -> None:
     view.update(_snapshot())
     view.message("a note")
     assert out.getvalue().splitlines() == [
-        "sending: line 1,250 · published 1,000 · failed 3 · unknown 2 · 950 events/s",
+        "sending: line 1,250 · published 1,000 · failed 3 · unknown 2 · 950/s",
         "a note",
     ]
 
@@ -130,7 +130,7 @@ def test_the_bar_shows_the_counts_on_a_terminal() -> None:
     view.start()
     view.update(_snapshot())
     view.stop()
-    assert "published 1,000 · failed 3 · unknown 2 · 950 events/s" in out.getvalue()
+    assert "published 1,000 · failed 3 · unknown 2 · 950/s" in out.getvalue()
 
 
 def test_auto_is_plain_lines_off_a_terminal_and_off_is_quiet() -> None:

@@ -23,7 +23,7 @@ def _options(command: click.Command) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("name", ["demo", "emulator", "send"])
+@pytest.mark.parametrize("name", ["demo", "emulator", "read", "send"])
 def test_the_command_line_page_describes_every_option(name: str) -> None:
     page = (DOCS / "cli.md").read_text(encoding="utf-8")
     assert f"## `{name}`" in page
