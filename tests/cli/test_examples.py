@@ -22,6 +22,8 @@ EXPECTED_OUTPUT = {
     "testing_emulator.py": "6 passed",
     "testing_hypothesis.py": "3 passed",
     "observability_console.py": '"name": "send orders"',
+    "sync_flask.py": "200 readings published",
+    "sync_celery.py": "150 orders published",
 }
 
 
