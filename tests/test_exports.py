@@ -41,9 +41,17 @@ def test_every_public_name_is_exported() -> None:
     public = {
         name
         for name in dir(anyio_eventhubs)
-        if not name.startswith("_") and name not in {"testing", "transport", "annotations"}
+        if not name.startswith("_") and name not in {"testing", "transport", "sync", "annotations"}
     }
     assert public <= set(anyio_eventhubs.__all__)
+
+
+def test_sync_module_exports() -> None:
+    import anyio_eventhubs.sync
+
+    assert set(anyio_eventhubs.sync.__all__) == {"StreamingProducer", "open_streaming_producer"}
+    for name in anyio_eventhubs.sync.__all__:
+        assert hasattr(anyio_eventhubs.sync, name), name
 
 
 def test_testing_module_exports() -> None:
