@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "slow", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "slow", "lint", "typecheck", "docs", "azure_versions(oldest)"]
 nox.options.default_venv_backend = "venv"
 
 
@@ -29,6 +29,40 @@ def live(session: nox.Session) -> None:
     """Tests against a live Azure Event Hub (needs EVENTHUB_CONNECTION_STRING)."""
     session.install("-e", ".[dev]")
     session.run("pytest", "-m", "live", *session.posargs)
+
+
+#: the oldest release and the newest minor version of pyproject's azure-eventhub range
+AZURE_EVENTHUB_VERSIONS = {
+    "oldest": "azure-eventhub==5.12.1",
+    "newest": "azure-eventhub>=5.15,<5.16",
+}
+
+
+@nox.session
+@nox.parametrize(
+    "azure_eventhub", list(AZURE_EVENTHUB_VERSIONS.values()), ids=list(AZURE_EVENTHUB_VERSIONS)
+)
+def azure_versions(session: nox.Session, azure_eventhub: str) -> None:
+    """The azure, idempotent and example suites on the oldest or the newest azure-eventhub.
+
+    CI runs ``azure_versions(oldest)``; the newest is what the ``tests`` and ``slow``
+    sessions install, and they run these suites on it.
+    """
+    session.install("-e", ".[dev]", azure_eventhub)
+    session.run(
+        "python", "-c", "import azure.eventhub as a; print('azure-eventhub', a.__version__)"
+    )
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not live",
+        "tests/azure",
+        "tests/idempotent",
+        "tests/cli/test_examples.py",
+        *session.posargs,
+    )
 
 
 @nox.session

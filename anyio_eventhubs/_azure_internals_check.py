@@ -173,6 +173,8 @@ def _check_partition_producer() -> list[str]:
     ):
         if not inspect.iscoroutinefunction(getattr(owner, name, None)):
             problems.append(f"{type(owner).__name__}.{name} is no longer a coroutine function")
+    if "auth_uri" not in inspect.signature(client._create_auth_async).parameters:
+        problems.append("EventHubProducerClient._create_auth_async takes no auth_uri")
     for name in ("build_message", "create_mgmt_client", "get_error"):
         if not callable(getattr(transport, name, None)):
             problems.append(f"the aio transport has no {name}")

@@ -10,7 +10,7 @@ __all__ = ["INSTANCE_ATTRIBUTES", "PRIVATE_NAMES", "VERIFIED_VERSIONS"]
 
 #: the azure-eventhub releases the azure, idempotent and example suites passed on
 #: (``nox -s azure_versions`` runs them on the oldest and the newest minor version)
-VERIFIED_VERSIONS = ("5.12.2", "5.13.0", "5.14.0", "5.15.1")
+VERIFIED_VERSIONS = ("5.12.1", "5.12.2", "5.13.0", "5.14.0", "5.15.1")
 
 #: (module, dotted name in it): every private module, class, function and method used
 PRIVATE_NAMES: tuple[tuple[str, str], ...] = (

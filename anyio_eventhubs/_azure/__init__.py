@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from azure.eventhub import EventHubProducerClient as SyncEventHubProducerClient
 from azure.eventhub import TransportType
+from azure.eventhub import __version__ as azure_eventhub_version
 from azure.eventhub.aio import EventHubProducerClient
 
 from .._azure_internals import client_namespace
@@ -33,6 +34,8 @@ from ._transport import AzureConnection, AzureTransport, ClientSource
 __all__ = ["DEFAULT_OPEN_TIMEOUT", "AzureConnection", "AzureTransport", "azure_transport"]
 
 _CALLER = "open_streaming_producer()"
+
+_AZURE_EVENTHUB_MINOR = tuple(int(part) for part in azure_eventhub_version.split(".")[:2])
 
 #: seconds, when ``open_timeout`` is not given
 DEFAULT_OPEN_TIMEOUT = 60.0
@@ -75,6 +78,15 @@ def _check_connection_options(options: Mapping[str, object]) -> None:
                 "http_proxy= needs transport_type=TransportType.AmqpOverWebsocket "
                 "(a proxy carries AMQP over WebSockets only)"
             )
+    if (
+        options["custom_endpoint_address"] is not None
+        and transport_type == TransportType.Amqp
+        and _AZURE_EVENTHUB_MINOR < (5, 14)
+    ):
+        raise ValueError(
+            "custom_endpoint_address= with transport_type=TransportType.Amqp needs "
+            f"azure-eventhub>=5.14; {azure_eventhub_version} would go over WebSockets instead"
+        )
     for name in ("custom_endpoint_address", "connection_verify"):
         value = options[name]
         if value is not None and not isinstance(value, str):

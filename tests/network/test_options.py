@@ -183,3 +183,17 @@ async def test_each_connection_step_is_logged_at_debug(
     assert any(s.startswith(f"{context}: open, 4 link(s), max message size") for s in steps)
     assert emulator.key is not None
     assert emulator.key not in " ".join(steps)
+
+
+def test_a_custom_endpoint_over_amqp_needs_azure_eventhub_5_14(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before 5.14, azure-eventhub silently went over WebSockets for a custom endpoint."""
+    import anyio_eventhubs._azure as azure
+
+    monkeypatch.setattr(azure, "_AZURE_EVENTHUB_MINOR", (5, 13))
+    with pytest.raises(ValueError, match=r"needs azure-eventhub>=5.14"):
+        azure_transport(
+            CS, custom_endpoint_address="sb://gw.example", transport_type=TransportType.Amqp
+        )
+    azure_transport(CS, custom_endpoint_address="https://gw.example")  # WebSockets: fine
