@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import click
@@ -26,13 +26,19 @@ class Connection:
     connection_string: str | None
     eventhub_name: str | None
     namespace: str | None
+    #: the network options (``transport_type=``, ``http_proxy=``, ...), for both clients
+    network: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Connection(eventhub_name={self.eventhub_name!r}, namespace={self.namespace!r})"
 
     @classmethod
     def from_options(
-        cls, connection_string: str | None, eventhub_name: str | None, namespace: str | None
+        cls,
+        connection_string: str | None,
+        eventhub_name: str | None,
+        namespace: str | None,
+        network: dict[str, Any] | None = None,
     ) -> Connection:
         """Check that exactly one way to connect was given.
 
@@ -65,7 +71,9 @@ class Connection:
             )
         if namespace and not eventhub_name:
             raise click.UsageError("--namespace needs --eventhub-name (or EVENTHUB_NAME)")
-        return cls(connection_string or None, eventhub_name or None, namespace or None)
+        return cls(
+            connection_string or None, eventhub_name or None, namespace or None, network or {}
+        )
 
     @property
     def target(self) -> str:
@@ -93,6 +101,7 @@ class Connection:
                 "connection_string": self.connection_string,
                 "eventhub_name": self.eventhub_name,
                 "open_timeout": open_timeout,
+                **self.network,
             }
             return
         from azure.identity import DefaultAzureCredential
@@ -103,6 +112,7 @@ class Connection:
                 "fully_qualified_namespace": self.namespace,
                 "credential": credential,
                 "open_timeout": open_timeout,
+                **self.network,
             }
 
 
@@ -115,6 +125,7 @@ def _consumer_client(connection: Connection, consumer_group: str) -> Iterator[An
             connection.connection_string,
             consumer_group=consumer_group,
             eventhub_name=connection.eventhub_name,
+            **connection.network,
         )
         return
     from azure.identity import DefaultAzureCredential
@@ -125,6 +136,7 @@ def _consumer_client(connection: Connection, consumer_group: str) -> Iterator[An
             eventhub_name=str(connection.eventhub_name),
             consumer_group=consumer_group,
             credential=credential,
+            **connection.network,
         )
 
 

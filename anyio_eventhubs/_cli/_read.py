@@ -10,6 +10,7 @@ ends the receive.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import signal
 import sys
@@ -22,9 +23,10 @@ from typing import Any, BinaryIO, cast
 import anyio
 import click
 from anyio.from_thread import BlockingPortal
-from azure.eventhub import EventData, EventHubConsumerClient
+from azure.eventhub import EventData, EventHubConsumerClient, TransportType
 
 from ._connection import Connection, connection_options
+from ._network import network_arguments, network_options
 from ._outcomes import plural
 from ._signals import exit_status_for, presses
 
@@ -185,6 +187,7 @@ async def _read(
 
 @click.command()
 @connection_options
+@network_options
 @click.option("--partition-id", help="Read only this partition (default: every partition).")
 @click.option(
     "--from",
@@ -260,11 +263,21 @@ def read(
       anyio-eventhubs read --partition-id 0 --from sequence:1200 --follow
       anyio-eventhubs read --from 2026-05-01T12:00:00Z | jq .body
     """
-    connection = Connection.from_options(connection_string, eventhub_name, namespace)
+    connection = Connection.from_options(
+        connection_string, eventhub_name, namespace, network_arguments(ctx)
+    )
     try:
         position, inclusive = parse_position(start)
     except ValueError as exc:
         raise click.BadParameter(str(exc), ctx, param_hint="--from") from None
+    if connection.network.get("transport_type") == TransportType.AmqpOverWebsocket:
+        try:
+            importlib.import_module("websocket")  # azure-eventhub's sync client needs it
+        except ImportError:
+            raise click.UsageError(
+                "read over WebSockets needs the websocket-client package (azure-eventhub's "
+                "sync client uses it): pip install websocket-client"
+            ) from None
     receive_options: dict[str, Any] = {
         "starting_position": position,
         "starting_position_inclusive": inclusive,

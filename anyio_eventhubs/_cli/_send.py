@@ -18,6 +18,7 @@ from rich.console import Console
 from .._exceptions import ConnectError, EventHubsError
 from ._connection import Connection, connection_options
 from ._lines import read_line_batches
+from ._network import network_arguments, network_options
 from ._outcomes import FailedOut
 from ._progress import InputPosition, ProgressMode, ProgressView, make_view
 from ._publish import Outcome, PublishSettings, publish_lines
@@ -174,6 +175,7 @@ def _open_failed_out(path: str | None, file: BinaryIO) -> FailedOut | None:
 @click.command()
 @click.argument("file", type=click.File("rb"), default="-")
 @connection_options
+@network_options
 @click.option("--partition-id", help="Send every event to this partition (default: round robin).")
 @click.option(
     "--partition-key-field",
@@ -240,7 +242,9 @@ def send(
     """
     if partition_id is not None and partition_key_field is not None:
         raise click.UsageError("give --partition-id or --partition-key-field, not both")
-    connection = Connection.from_options(connection_string, eventhub_name, namespace)
+    connection = Connection.from_options(
+        connection_string, eventhub_name, namespace, network_arguments(ctx)
+    )
     settings = PublishSettings(
         partition_id=partition_id,
         partition_key_field=partition_key_field,
