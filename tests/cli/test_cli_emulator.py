@@ -45,7 +45,7 @@ def test_without_the_emulator_extra_the_error_says_what_to_install(
 def test_the_group_lists_its_commands_and_version(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "emulator", "send"):
+    for command in ("demo", "emulator", "read", "send"):
         assert command in result.output
     version = runner.invoke(main, ["--version"])
     assert version.output.startswith("anyio-eventhubs, version ")
