@@ -22,6 +22,9 @@ def summary(outcome: Outcome) -> list[str]:
     """The summary lines, for standard output."""
     c, position = outcome.counters, outcome.position
     failed_out = c.failed_out
+    if outcome.interrupted_by is not None and not outcome.connected:
+        name = signal.Signals(outcome.interrupted_by).name
+        return [f"interrupted ({name}) while connecting: nothing was sent"]
     if outcome.interrupted_by is not None:
         name = signal.Signals(outcome.interrupted_by).name
         lines = [

@@ -14,8 +14,14 @@ import pytest
 
 from anyio_eventhubs import ConnectionLostError, NotFoundError, partition_for_key
 from anyio_eventhubs._cli._outcomes import FailedOut
-from anyio_eventhubs._cli._publish import PublishSettings, partition_key_of, publish_lines
+from anyio_eventhubs._cli._publish import (
+    Outcome,
+    PublishSettings,
+    partition_key_of,
+    publish_lines,
+)
 from anyio_eventhubs._cli._signals import presses
+from anyio_eventhubs._cli._summary import summary
 from anyio_eventhubs.testing import InMemoryEventHub
 
 from .helpers import RecordingView
@@ -349,3 +355,9 @@ async def test_a_second_signal_within_half_a_second_is_the_same_press() -> None:
             )
     assert (outcome.counters.published, outcome.counters.unknown) == (3, 0)
     assert not any("dropping" in m for m in view.messages)
+
+
+def test_the_summary_of_an_interrupted_connect_says_nothing_was_sent() -> None:
+    outcome = Outcome(interrupted_by=signal.SIGINT)
+    assert summary(outcome) == ["interrupted (SIGINT) while connecting: nothing was sent"]
+    assert outcome.exit_code == 130
