@@ -163,8 +163,9 @@ class Runner:
         self.request_close(abort=True)
         again = self.wait(self.done)
         self.thread.join()
-        if interrupted is not None or again is not None:
-            raise interrupted or again  # type: ignore[misc]
+        first = interrupted if interrupted is not None else again
+        if first is not None:
+            raise first
         outcome, self.outcome = self.outcome, None
         if outcome is None:
             raise RuntimeError("the producer's thread ended before the producer opened")

@@ -53,6 +53,32 @@ def test_handlers_run_on_the_producers_thread_never_the_callers(backend: str) ->
     assert threading.current_thread().name not in recorder.threads
 
 
+def test_queueing_needs_no_round_trip_to_the_producers_thread(backend: str) -> None:
+    """With the producer's thread stuck in a handler, threads still queue (and fail fast)."""
+    in_handler, leave = threading.Event(), threading.Event()
+
+    def on_succeeded(args: object) -> None:
+        in_handler.set()
+        assert leave.wait(PATIENCE)  # blocks the producer's whole event loop
+
+    hub = InMemoryEventHub(partition_count=2)
+    with open_streaming_producer(
+        transport=hub, backend=backend, max_wait_time=0, on_publish_succeeded=on_succeeded
+    ) as producer:
+        try:
+            producer.queue_for_send(b"first")
+            assert in_handler.wait(PATIENCE)  # from here on, the loop waits in the handler
+            for n in range(500):
+                producer.queue_for_send(str(n), partition_key=f"key-{n % 7}")
+            assert producer.try_queue_for_send(b"tried")
+            with pytest.raises(TypeError, match="got float"):
+                producer.queue_for_send(1.5)  # type: ignore[arg-type]
+            assert producer.total_queued_event_count == 502  # "first" is reported, not released
+        finally:
+            leave.set()
+    assert hub.published_count() == 502
+
+
 def test_a_keys_events_stay_in_order_on_the_services_partition(backend: str) -> None:
     hub = InMemoryEventHub(partition_count=4)
     with open_streaming_producer(transport=hub, backend=backend, max_queued_events=7) as producer:
