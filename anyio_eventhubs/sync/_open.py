@@ -53,6 +53,9 @@ def open_streaming_producer(
     then, with a ``RuntimeWarning``.
 
     :param backend: the event loop the thread runs: ``"asyncio"`` or ``"trio"``.
+    :param more: the async function's other options (the connection options:
+        ``fully_qualified_namespace``, ``credential``, ``client``, ``open_timeout``, ...),
+        passed on as they are.
     :param backend_options: passed to :func:`anyio.run` (e.g. ``{"use_uvloop": True}``).
     :raises TypeError: for an argument of the wrong type or an unknown option.
     :raises ValueError: for a bad option value.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 
@@ -138,6 +139,19 @@ def test_bad_options_raise_from_open_and_leave_no_thread(backend: str) -> None:
     with pytest.raises(ValueError, match="give a connection string"):
         open_streaming_producer(backend=backend)
     assert producer_threads() == []
+
+
+def test_the_options_and_defaults_are_the_async_producers() -> None:
+    import anyio_eventhubs
+
+    ours = inspect.signature(open_streaming_producer).parameters
+    theirs = inspect.signature(anyio_eventhubs.open_streaming_producer).parameters
+    for name, parameter in ours.items():
+        if name in ("backend", "backend_options", "more"):
+            continue
+        assert name in theirs, name
+        assert parameter.default == theirs[name].default, name
+        assert parameter.kind == theirs[name].kind, name
 
 
 def test_a_full_partition_is_sent_at_once_when_try_queue_refuses(backend: str) -> None:
