@@ -1,11 +1,12 @@
-"""The batcher: one task per partition, from the stream to sender tasks.
+"""The batcher: one task per partition, from the pure queue to sender tasks.
 
-It moves what the partition's memory object stream holds into the pure
-:class:`~anyio_eventhubs._batching.PartitionQueue` (draining without a task switch per
-event), waits while the head batch is not yet due (until its deadline, or until a flush
-cancels the wait's scope), then takes a send slot and hands the batch to a sender task.
-A batch is taken only once the slots are held, so nothing sits between the queue and a
-sender: ``clear()`` finds every event either in the queue or in flight.
+``queue_for_send`` puts events straight into the partition's pure
+:class:`~anyio_eventhubs._batching.PartitionQueue` and wakes the batcher only when that
+is news to it (see :meth:`~anyio_eventhubs._partition.PartitionState.accept`). The
+batcher waits while the head batch is not yet due (until its deadline, or a wake-up),
+then takes a send slot and hands the batch to a sender task. A batch is taken only once
+the slots are held, so nothing sits between the queue and a sender: ``clear()`` finds
+every event either in the queue or in flight.
 """
 
 from __future__ import annotations
@@ -27,23 +28,18 @@ async def run_batcher(
 ) -> None:
     """Batch *part*'s events forever (until cancelled)."""
     queue = part.queue
-    receive = part.receive_stream
     slots = part.slots
     current_time = anyio.current_time
     while True:
-        now = current_time()
-        part.drain_stream(now)
-        if not queue:
-            queue.add(await receive.receive(), current_time())
-            continue
-        if not queue.is_due(now, part.flush_until):
+        if not queue.is_due(current_time(), part.flush_until):
             deadline = queue.deadline()
-            with anyio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
-                part.wake_scope = scope
-                try:
-                    queue.add(await receive.receive(), current_time())
-                finally:
-                    part.wake_scope = None
+            wakeup = part.wakeup = anyio.Event()
+            try:
+                with anyio.move_on_at(math.inf if deadline is None else deadline):
+                    await wakeup.wait()
+            finally:
+                if part.wakeup is wakeup:
+                    part.wakeup = None
             continue
         await slots.acquire()
         if global_slots is not None:
@@ -52,14 +48,9 @@ async def run_batcher(
             except BaseException:
                 slots.release()
                 raise
-        part.drain_stream(current_time())
         if not queue:  # clear() emptied the queue while we waited for a slot
             slots.release()
             if global_slots is not None:
                 global_slots.release()
             continue
-        batch = queue.take()
-        send = InFlightSend(batch)
-        part.in_flight.add(send)
-        part.in_flight_events += len(batch.events)
-        start_send(part, send)
+        start_send(part, part.take_batch())

@@ -108,9 +108,13 @@ class PublishFailedEventArgs:
     :ivar partition_id: the partition they were for.
     :ivar exception: why they were not published (the last attempt's error, or an
         :class:`~anyio_eventhubs.EventClearedError`).
+    :ivar may_have_been_published: ``True`` if any attempt may have reached the service
+        and been stored (a lost acknowledgement, a timeout, a cancelled send), even when
+        *exception* is a later attempt's plain refusal: re-sending these events may store
+        them twice. ``False`` only when no attempt can have stored them.
     """
 
-    __slots__ = ("_resend", "events", "exception", "partition_id")
+    __slots__ = ("_resend", "events", "exception", "may_have_been_published", "partition_id")
 
     def __init__(
         self,
@@ -118,11 +122,13 @@ class PublishFailedEventArgs:
         partition_id: str,
         exception: BaseException,
         *,
+        may_have_been_published: bool = True,
         _resend: Callable[[], None] | None = None,
     ) -> None:
         self.events = events
         self.partition_id = partition_id
         self.exception = exception
+        self.may_have_been_published = may_have_been_published
         self._resend = _resend
 
     def force_resend(self) -> None:
@@ -148,5 +154,6 @@ class PublishFailedEventArgs:
     def __repr__(self) -> str:
         return (
             f"PublishFailedEventArgs(events=<{len(self.events)} events>, "
-            f"partition_id={self.partition_id!r}, exception={self.exception!r})"
+            f"partition_id={self.partition_id!r}, exception={self.exception!r}, "
+            f"may_have_been_published={self.may_have_been_published})"
         )

@@ -21,6 +21,14 @@
 Transports map what their client raises to these classes at their boundary, most
 specific first, always ``raise ... from exc``. The retry policy looks only at
 ``is_transient``.
+
+Whether a failed attempt may have stored its batch is ``may_have_been_published`` on
+each :class:`TransportError` class: ``False`` only where the failure proves the service
+did not store it (it refused the transfer, or no connection was ever made); ``True``
+wherever the outcome is unknown (a lost connection, a timeout, an internal error). A
+failure report (:class:`PublishError`, ``PublishFailedEventArgs``) says
+``may_have_been_published=True`` if *any* attempt of its batch may have stored it, so
+an application that re-sends failures knows which may duplicate.
 """
 
 from __future__ import annotations
@@ -80,16 +88,33 @@ class PublishError(EventHubsError):
 
     :ivar events: the events of the batch, as they were queued.
     :ivar partition_id: the partition the batch was for.
+    :ivar may_have_been_published: ``True`` if any attempt may have reached the service
+        and been stored (a lost acknowledgement, a timeout, a cancelled send): re-sending
+        these events may store them twice. ``False`` only when no attempt can have
+        stored them.
     :ivar __cause__: the exception that made the publish fail.
     """
 
-    def __init__(self, events: Sequence[Any], partition_id: str, cause: BaseException) -> None:
+    def __init__(
+        self,
+        events: Sequence[Any],
+        partition_id: str,
+        cause: BaseException,
+        *,
+        may_have_been_published: bool = True,
+    ) -> None:
+        outcome = (
+            "failed to publish but may have been stored"
+            if may_have_been_published
+            else "were not published"
+        )
         super().__init__(
-            f"{len(events)} event(s) for partition {partition_id!r} were not published: "
+            f"{len(events)} event(s) for partition {partition_id!r} {outcome}: "
             f"{type(cause).__name__}: {cause}"
         )
         self.events = events
         self.partition_id = partition_id
+        self.may_have_been_published = may_have_been_published
         self.__cause__ = cause
 
 
@@ -117,9 +142,12 @@ class TransportError(EventHubsError):
     """The service or the connection failed an operation.
 
     :ivar is_transient: whether trying again may succeed; drives the retry policy.
+    :ivar may_have_been_published: whether the failed operation may still have stored
+        what it sent (``True`` unless the failure proves otherwise).
     """
 
     is_transient: bool = False
+    may_have_been_published: bool = True
 
     def __init__(self, *args: object, is_transient: bool | None = None) -> None:
         super().__init__(*args)
@@ -131,6 +159,7 @@ class ConnectError(TransportError):
     """A connection or link could not be opened."""
 
     is_transient = True
+    may_have_been_published = False
 
 
 class ConnectionLostError(TransportError):
@@ -153,12 +182,14 @@ class ServerBusyError(TransportError):
     """The service is busy (``com.microsoft:server-busy``)."""
 
     is_transient = True
+    may_have_been_published = False
 
 
 class ThrottledError(TransportError):
     """The namespace is throttled (``amqp:resource-limit-exceeded``)."""
 
     is_transient = True
+    may_have_been_published = False
 
 
 class InternalServerError(TransportError):
@@ -170,10 +201,16 @@ class InternalServerError(TransportError):
 class AuthenticationError(TransportError):
     """The credential was refused."""
 
+    may_have_been_published = False
+
 
 class NotFoundError(TransportError):
     """The Event Hub or partition does not exist."""
 
+    may_have_been_published = False
+
 
 class MessageTooLargeError(TransportError):
     """The service refused a message as too large."""
+
+    may_have_been_published = False

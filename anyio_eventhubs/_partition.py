@@ -1,15 +1,19 @@
-"""The shell's state for one partition: its stream, pure queue, ledger and waiters.
+"""The shell's state for one partition: its pure queue, ledger, send slots and waiters.
 
 Everything here is synchronous bookkeeping done on the event loop's thread; the tasks
 that move events (``_batcher``, ``_sender``) and the public methods share it.
+
+An accepted event goes straight into the partition's pure
+:class:`~anyio_eventhubs._batching.PartitionQueue`: there is no channel in between, so
+at any instant every accepted event without an outcome is either in that queue or in
+exactly one :class:`InFlightSend`. That is what lets ``clear()`` account for every
+event. The batcher is woken only when it has something new to do: the queue's first
+event (its deadline starts), a head batch that just became full, or a flush.
 """
 
 from __future__ import annotations
 
-import math
-
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._batching import Batch, OutcomeLedger, PartitionQueue
 from ._events import QueuedEvent
@@ -20,15 +24,26 @@ __all__ = ["InFlightSend", "PartitionState"]
 class InFlightSend:
     """A batch handed to a sender task, and the scope that can cancel its sending."""
 
-    __slots__ = ("attempted", "batch", "cancel_requested", "cleared", "done", "scope")
+    __slots__ = (
+        "attempted",
+        "batch",
+        "cancel_requested",
+        "cleared",
+        "done",
+        "may_have_been_published",
+        "scope",
+    )
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
         #: the current round of attempts' scope (see new_scope); None before the first
         self.scope: anyio.CancelScope | None = None
+        #: set once, by the first clear() or close that abandons this send
         self.cancel_requested = False
-        #: whether any attempt reached the transport (so it may have been published)
+        #: whether any attempt reached the transport
         self.attempted = False
+        #: whether any attempt ended in a way that leaves the batch possibly stored
+        self.may_have_been_published = False
         #: how many of its events ended up reported as cleared
         self.cleared = 0
         self.done = anyio.Event()
@@ -44,11 +59,18 @@ class InFlightSend:
             self.scope.cancel()
         return self.scope
 
-    def cancel(self) -> None:
-        """Abandon the send (``clear()`` or a close that ran out of time)."""
+    def cancel(self) -> bool:
+        """Abandon the send (``clear()`` or a close that ran out of time).
+
+        :returns: whether this call abandoned it (``False`` if an earlier one had): the
+            events of a send are counted by the one call that abandoned it.
+        """
+        if self.cancel_requested:
+            return False
         self.cancel_requested = True
         if self.scope is not None:  # else new_scope() starts it cancelled
             self.scope.cancel()
+        return True
 
 
 class PartitionState:
@@ -62,13 +84,10 @@ class PartitionState:
         self.slots = anyio.Semaphore(max_sends)
         self.queue = PartitionQueue(max_batch_size, max_wait)
         self.ledger = OutcomeLedger()
-        send, receive = anyio.create_memory_object_stream[QueuedEvent](math.inf)
-        self.send_stream: MemoryObjectSendStream[QueuedEvent] = send
-        self.receive_stream: MemoryObjectReceiveStream[QueuedEvent] = receive
         #: events with a sequence number below this are to be sent without waiting
         self.flush_until = 0
-        #: the batcher's current interruptible wait (for more events, until the deadline)
-        self.wake_scope: anyio.CancelScope | None = None
+        #: set while the batcher waits for something to do; accept/flush set it
+        self.wakeup: anyio.Event | None = None
         self.in_flight: set[InFlightSend] = set()
         self.in_flight_events = 0
         self._room: anyio.Event | None = None
@@ -80,10 +99,18 @@ class PartitionState:
 
     # -- accepting ---------------------------------------------------------------------
 
-    def accept(self, event: QueuedEvent) -> None:
-        """Number *event* and hand it to the batcher (never blocks)."""
+    def accept(self, event: QueuedEvent, now: float) -> None:
+        """Number *event*, queue it, and wake the batcher if that is news to it."""
         event.seq = self.ledger.accept()
-        self.send_stream.send_nowait(event)
+        queue = self.queue
+        queue.add(event, now)
+        if self.wakeup is not None and (len(queue) == 1 or queue.is_full):
+            self.wake_batcher()
+
+    def wake_batcher(self) -> None:
+        if self.wakeup is not None:
+            self.wakeup.set()
+            self.wakeup = None
 
     async def wait_for_room(self) -> None:
         """Wait until an outcome frees room (the caller re-checks the count)."""
@@ -102,8 +129,7 @@ class PartitionState:
         """Ask the batcher to send every event below *until* without waiting."""
         if until > self.flush_until:
             self.flush_until = until
-            if self.wake_scope is not None:
-                self.wake_scope.cancel()
+            self.wake_batcher()
 
     async def wait_resolved(self, target: int) -> None:
         """Wait until every event below sequence number *target* has its outcome."""
@@ -118,7 +144,21 @@ class PartitionState:
             if not event.is_set():
                 self._flush_waiters.remove(entry)
 
-    # -- outcomes ----------------------------------------------------------------------
+    # -- sending and outcomes ----------------------------------------------------------
+
+    def take_batch(self) -> InFlightSend:
+        """Cut the head batch off the queue and record it as in flight."""
+        send = InFlightSend(self.queue.take())
+        self.in_flight.add(send)
+        self.in_flight_events += len(send.batch.events)
+        return send
+
+    def finish_send(self, send: InFlightSend) -> None:
+        """Record that *send*'s events all have their outcome; wake whoever waits."""
+        batch = send.batch
+        self.in_flight.discard(send)
+        self.in_flight_events -= len(batch.events)
+        self.resolve(batch.first_seq, batch.end_seq)
 
     def resolve(self, first_seq: int, end_seq: int) -> None:
         """Record outcomes for ``first_seq`` to ``end_seq - 1``; wake whoever waits."""
@@ -134,22 +174,6 @@ class PartitionState:
             self._flush_waiters = still
         self.wake_room_waiters()
 
-    def drain_stream(self, now: float) -> None:
-        """Move every event waiting in the stream into the pure queue."""
-        receive_nowait = self.receive_stream.receive_nowait
-        add = self.queue.add
-        try:
-            while True:
-                add(receive_nowait(), now)
-        except anyio.WouldBlock:
-            pass
-
-    def close_streams(self) -> None:
-        """Close the stream's two ends (once no task uses them)."""
-        self.send_stream.close()
-        self.receive_stream.close()
-
     def drop_pending(self) -> tuple[QueuedEvent, ...]:
-        """Remove every event not yet handed to a sender (stream and queue), in order."""
-        self.drain_stream(0.0)
+        """Remove every event not yet handed to a sender, in order."""
         return self.queue.drop_all()

@@ -14,14 +14,15 @@ import anyio
 from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
 
 from ._batcher import run_batcher
-from ._events import Event, QueuedEvent, encode_event
-from ._exceptions import EventClearedError, EventTooLargeError, ProducerClosedError, PublishError
+from ._dropping import drop_events
+from ._events import Event, QueuedEvent
+from ._exceptions import ProducerClosedError, PublishError
+from ._intake import Intake
 from ._options import ProducerOptions
 from ._partition import InFlightSend, PartitionState
-from ._partitioning import RoundRobin, partition_for_key
 from ._reporting import Reporter, in_handler_of
 from ._sender import Sender
-from ._statistics import PartitionStatistics, ProducerStatistics
+from ._statistics import ProducerStatistics, collect_statistics
 from ._telemetry import producer_telemetry
 from .transport import IdempotentTransportConnection, PublishingState, TransportConnection
 
@@ -32,18 +33,20 @@ _CLOSE_REASON = "the producer closed before these events could be published"
 _YIELD_EVERY = 64
 
 
-def _checkpoint_if_cancelled_for_this_loop() -> Callable[[], Awaitable[None]]:
-    """anyio's ``checkpoint_if_cancelled`` without its backend lookup on every call.
+def _loop_functions() -> tuple[Callable[[], Awaitable[None]], Callable[[], float]]:
+    """anyio's ``checkpoint_if_cancelled`` and ``current_time`` without their backend
+    lookup on every call.
 
     ``queue_for_send`` runs once per event; the lookup (sniffio, a dict) was a quarter
-    of its time. Falls back to the public function if anyio's layout changes.
+    of its time. Falls back to the public functions if anyio's layout changes.
     """
     try:
         from anyio._core._eventloop import get_async_backend
 
-        return get_async_backend().checkpoint_if_cancelled
+        backend = get_async_backend()
+        return backend.checkpoint_if_cancelled, backend.current_time
     except Exception:  # pragma: no cover - a different anyio
-        return checkpoint_if_cancelled
+        return checkpoint_if_cancelled, anyio.current_time
 
 
 def _raise_errors(errors: list[PublishError]) -> None:
@@ -87,7 +90,15 @@ class StreamingProducer:
             )
             for pid in self._partition_ids
         }
-        self._round_robin = RoundRobin(self._partition_ids)
+        # OpenTelemetry (docs/observability.md): None unless a provider is configured
+        self._telemetry = producer_telemetry(self) if options.enable_telemetry else None
+        self._intake = Intake(
+            connection.eventhub_name,
+            self._partition_ids,
+            self._max_message_size,
+            self._reserved_per_event,
+            None if self._telemetry is None else self._telemetry.encode_event,
+        )
         self._reporter = Reporter(self, options.on_publish_succeeded, options.on_publish_failed)
         self._global_slots = (
             None
@@ -97,11 +108,6 @@ class StreamingProducer:
         # why events are being dropped, and whether a drop with no failure handler is
         # raised (a close's is; clear() returns its count instead)
         self._drop_reason = ("clear() was called", False)
-        # OpenTelemetry (docs/observability.md): None unless a provider is configured
-        self._telemetry = producer_telemetry(self) if options.enable_telemetry else None
-        self._encode_event = (
-            encode_event if self._telemetry is None else self._telemetry.encode_event
-        )
         self._sender = Sender(
             connection,
             options.retry_options,
@@ -115,7 +121,7 @@ class StreamingProducer:
         self._closed = False
         self._close_done: anyio.Event | None = None
         self._since_yield = 0
-        self._checkpoint_if_cancelled = _checkpoint_if_cancelled_for_this_loop()
+        self._checkpoint_if_cancelled, self._current_time = _loop_functions()
 
     # -- lifecycle (driven by open_streaming_producer) ---------------------------------
 
@@ -143,11 +149,6 @@ class StreamingProducer:
         if self._global_slots is not None:
             self._global_slots.release()
 
-    def _release_resources(self) -> None:
-        """Close the partitions' streams; called once the producer's tasks are gone."""
-        for part in self._parts.values():
-            part.close_streams()
-
     async def _shutdown(self, *, graceful: bool) -> None:
         """Close: flush (bounded unless *graceful*), drop the rest, stop the batchers."""
         if self._close_done is not None:
@@ -166,7 +167,10 @@ class StreamingProducer:
                 with anyio.move_on_after(self._options.close_timeout):
                     await self._flush_all()
                 if self.total_queued_event_count:
-                    await self._drop(_CLOSE_REASON, raise_if_unhandled=True)
+                    self._drop_reason = (_CLOSE_REASON, True)
+                    await drop_events(
+                        self._parts.values(), self._reporter, _CLOSE_REASON, raise_if_unhandled=True
+                    )
                 for scope in self._batcher_scopes:
                     scope.cancel()
                 self._close_done.set()
@@ -214,43 +218,9 @@ class StreamingProducer:
         await checkpoint()
         return list(self._partition_ids)
 
-    def _idempotent_statistics(self, partition_id: str) -> dict[str, int]:
-        state: PublishingState | None = None
-        if self._publishing_state is not None:
-            state = self._publishing_state(partition_id)
-        if state is None:
-            return {}
-        return {
-            "producer_id": state.producer_id,
-            "producer_epoch": state.producer_epoch,
-            "last_published_sequence_number": state.last_published_sequence_number,
-        }
-
     def statistics(self) -> ProducerStatistics:
         """A frozen snapshot of the producer's counters."""
-        partitions = {
-            part.id: PartitionStatistics(
-                partition_id=part.id,
-                queued=part.ledger.outstanding - part.in_flight_events,
-                in_flight=part.in_flight_events,
-                published=part.published,
-                failed=part.failed,
-                batches_published=part.batches_published,
-                batches_failed=part.batches_failed,
-                **self._idempotent_statistics(part.id),
-            )
-            for part in self._parts.values()
-        }
-        stats = partitions.values()
-        return ProducerStatistics(
-            queued=sum(p.queued for p in stats),
-            in_flight=sum(p.in_flight for p in stats),
-            published=sum(p.published for p in stats),
-            failed=sum(p.failed for p in stats),
-            batches_published=sum(p.batches_published for p in stats),
-            batches_failed=sum(p.batches_failed for p in stats),
-            partitions=partitions,
-        )
+        return collect_statistics(self._parts.values(), self._publishing_state)
 
     def __repr__(self) -> str:
         stats = self.statistics()
@@ -264,48 +234,15 @@ class StreamingProducer:
     # -- queueing ----------------------------------------------------------------------
 
     def _part(self, partition_id: str) -> PartitionState:
-        if not isinstance(partition_id, str):
-            raise TypeError(f"partition_id must be a str, got {type(partition_id).__name__}")
-        try:
-            return self._parts[partition_id]
-        except KeyError:
-            raise ValueError(
-                f"Event Hub {self.eventhub_name!r} has no partition {partition_id!r}; "
-                f"its partition ids are {list(self._partition_ids)}"
-            ) from None
+        return self._parts[self._intake.check_partition_id(partition_id)]
 
     def _prepare(
         self, event: Event, partition_id: str | None, partition_key: str | None
     ) -> tuple[PartitionState, QueuedEvent]:
         if self._closed:
             raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
-        if partition_key is not None:
-            if partition_id is not None:
-                raise ValueError(
-                    "give partition_id or partition_key, not both "
-                    f"(got partition_id={partition_id!r}, partition_key={partition_key!r})"
-                )
-            if not isinstance(partition_key, str):
-                raise TypeError(f"partition_key must be a str, got {type(partition_key).__name__}")
-            if not partition_key:
-                raise ValueError("partition_key must not be empty (use None for round robin)")
-            try:
-                part = self._parts[partition_for_key(partition_key, self._partition_ids)]
-            except UnicodeEncodeError as exc:
-                raise ValueError(
-                    "partition_key must be valid Unicode text (it is hashed as UTF-8): "
-                    f"{exc.reason} at position {exc.start}"
-                ) from None
-        elif partition_id is not None:
-            part = self._part(partition_id)
-        else:
-            part = self._parts[self._round_robin.next()]
-        item = QueuedEvent(event, self._encode_event(event, partition_key))
-        if self._reserved_per_event:  # room for the idempotent stamp, counted in the batch
-            item.size += self._reserved_per_event
-        if not part.queue.fits_alone(item):
-            raise EventTooLargeError(item.size, self._max_message_size)
-        return part, item
+        pid, item = self._intake.prepare(event, partition_id, partition_key)
+        return self._parts[pid], item
 
     async def queue_for_send(
         self, event: Event, *, partition_id: str | None = None, partition_key: str | None = None
@@ -336,9 +273,9 @@ class StreamingProducer:
                 await part.wait_for_room()
                 if self._closed:
                     raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
-            part.accept(item)
+            part.accept(item, self._current_time())
             return
-        part.accept(item)
+        part.accept(item, self._current_time())
         self._since_yield += 1
         if self._since_yield >= _YIELD_EVERY:
             self._since_yield = 0
@@ -361,7 +298,7 @@ class StreamingProducer:
         if part.ledger.outstanding >= self._options.max_queued_events:
             part.request_flush(part.ledger.accepted)
             return False
-        part.accept(item)
+        part.accept(item, self._current_time())
         return True
 
     # -- flush, clear, close -----------------------------------------------------------
@@ -391,7 +328,8 @@ class StreamingProducer:
 
         Partial batches go out at once. Events queued while ``flush()`` waits are not
         waited for, and queueing is not stopped. Cancelling ``flush()`` stops the
-        waiting only: the events still go out.
+        waiting only: the events still go out. After the producer has closed, every
+        event already has its outcome: it returns at once.
 
         :raises ~anyio_eventhubs.PublishError: (or an ``ExceptionGroup`` of them) for
             failures that had no ``on_publish_failed`` handler.
@@ -400,39 +338,6 @@ class StreamingProducer:
         self._refuse_in_handler("flush")
         await self._flush_all()
         _raise_errors(self._reporter.take_unhandled())
-
-    async def _drop(self, reason: str, *, raise_if_unhandled: bool) -> int:
-        self._drop_reason = (reason, raise_if_unhandled)
-        dropped: list[tuple[PartitionState, tuple[QueuedEvent, ...]]] = []
-        sends: list[InFlightSend] = []
-        for part in self._parts.values():
-            pending = part.drop_pending()
-            if pending:
-                dropped.append((part, pending))
-            for send in part.in_flight:
-                send.cancel()
-                sends.append(send)
-        count = 0
-        with anyio.CancelScope(shield=True):
-            for part, pending in dropped:
-                error = EventClearedError(may_have_been_published=False, reason=reason)
-                await self._reporter.failed(
-                    [e.event for e in pending],
-                    part.id,
-                    error,
-                    resendable=False,
-                    raise_if_unhandled=raise_if_unhandled,
-                )
-                part.failed += len(pending)
-                part.batches_failed += 1
-                part.resolve(pending[0].seq, pending[-1].seq + 1)
-                count += len(pending)
-            for send in sends:
-                await send.done.wait()
-                count += send.cleared
-            if not dropped and not sends:
-                await checkpoint()
-        return count
 
     async def clear(self) -> int:
         """Drop every queued event and cancel every send in flight.
@@ -443,11 +348,18 @@ class StreamingProducer:
         anywhere: the count returned is the report. Returns once every dropped event has
         been reported; the reporting is shielded from cancellation.
 
-        :returns: how many events were dropped.
+        Each event is counted by exactly one call: concurrent calls split the events
+        between them. After the producer has closed there is nothing to drop: it
+        returns 0.
+
+        :returns: how many events this call dropped.
         :raises RuntimeError: if called from a handler of this producer.
         """
         self._refuse_in_handler("clear")
-        return await self._drop("clear() was called", raise_if_unhandled=False)
+        self._drop_reason = ("clear() was called", False)
+        return await drop_events(
+            self._parts.values(), self._reporter, "clear() was called", raise_if_unhandled=False
+        )
 
     async def aclose(self) -> None:
         """Flush, then close. Idempotent; the ``async with`` exit calls it.

@@ -1,17 +1,23 @@
 """Outcome reports: calling the handlers, and holding failures nobody handled.
 
 Handlers run in the producer's own tasks, on the caller's event loop. A handler that
-raises is logged and does not stop the producer. While a handler of a producer runs,
-:data:`current_handler_producer` names that producer and the task running the handler,
-so that ``flush()``, ``clear()`` and ``aclose()`` can refuse to wait, in that task, for
-the very outcome that is being reported (:func:`in_handler_of`). A task the handler
-starts inherits the variable, but is free to wait: the handler does not wait for it.
+raises is logged and does not stop the producer. Reports run shielded, so a
+cancellation exception that leaves a handler while its scope is not cancelled is the
+handler's own (on asyncio: it awaited a future that was cancelled elsewhere): it is
+logged like any other handler error, never passed on as a cancellation of the producer.
+
+While a handler of a producer runs, :data:`current_handler_producer` names that
+producer and the task running the handler, so that ``flush()``, ``clear()`` and
+``aclose()`` can refuse to wait, in that task, for the very outcome that is being
+reported (:func:`in_handler_of`). A task the handler starts inherits the variable, but
+is free to wait: the handler does not wait for it.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import math
 from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -86,6 +92,15 @@ class Reporter:
             logger.exception(
                 "the %s handler %r raised; the producer goes on", type(args).__name__, handler
             )
+        except anyio.get_cancelled_exc_class():
+            if anyio.current_effective_deadline() == -math.inf:
+                raise  # a real cancellation of this task
+            logger.exception(
+                "the %s handler %r raised a cancellation nothing had requested; "
+                "the producer goes on",
+                type(args).__name__,
+                handler,
+            )
         finally:
             call.active = False
             current_handler_producer.reset(token)
@@ -101,12 +116,20 @@ class Reporter:
         exception: BaseException,
         *,
         resendable: bool,
+        may_have_been_published: bool,
         raise_if_unhandled: bool = True,
     ) -> bool:
         """Report a failure; return whether the handler asked for a resend."""
         if self._on_failed is None:
             if raise_if_unhandled:
-                self.unhandled.append(PublishError(events, partition_id, exception))
+                self.unhandled.append(
+                    PublishError(
+                        events,
+                        partition_id,
+                        exception,
+                        may_have_been_published=may_have_been_published,
+                    )
+                )
             return False
         resend_requested = False
 
@@ -115,7 +138,11 @@ class Reporter:
             resend_requested = True
 
         args = PublishFailedEventArgs(
-            events, partition_id, exception, _resend=request_resend if resendable else None
+            events,
+            partition_id,
+            exception,
+            may_have_been_published=may_have_been_published,
+            _resend=request_resend if resendable else None,
         )
         await self._call(self._on_failed, args)
         args._resend = None  # force_resend() after the handler returned is an error

@@ -16,12 +16,17 @@ __all__ = ["RetryOptions", "retry_delay"]
 _MODES = ("exponential", "fixed")
 
 
-def _check_duration(name: str, value: object, *, allow_zero: bool = True) -> None:
+def _check_duration(
+    name: str, value: object, *, allow_zero: bool = True, allow_inf: bool = True
+) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
     if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound} seconds, got {value!r}")
+    if math.isinf(value) and not allow_inf:
+        # a back-off of inf seconds would make one transient failure wait forever
+        raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,8 @@ class RetryOptions:
     ``on_publish_failed`` handler runs once the policy gives up.
 
     :param max_retries: retries after the first attempt (0 disables retrying).
-    :param delay: the first back-off, in seconds.
-    :param max_delay: the longest back-off, in seconds.
+    :param delay: the first back-off, in seconds (finite).
+    :param max_delay: the longest back-off, in seconds (finite).
     :param mode: ``"exponential"`` (delay doubles each retry) or ``"fixed"``.
     :param try_timeout: the longest one attempt may take, in seconds; ``math.inf`` for
         no limit. An attempt that times out is retried and may be stored twice.
@@ -53,8 +58,8 @@ class RetryOptions:
             raise TypeError(f"max_retries must be an int, got {type(self.max_retries).__name__}")
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
-        _check_duration("delay", self.delay)
-        _check_duration("max_delay", self.max_delay)
+        _check_duration("delay", self.delay, allow_inf=False)
+        _check_duration("max_delay", self.max_delay, allow_inf=False)
         _check_duration("try_timeout", self.try_timeout, allow_zero=False)
         if self.mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")

@@ -4,6 +4,11 @@ A sender task owns one :class:`~anyio_eventhubs._partition.InFlightSend`. It hol
 partition's send slot (and the global one) until the batch has its outcome, so with one
 slot per partition, batches of a partition are published strictly in order, across
 retries and ``force_resend()``.
+
+Every report gets a list of its own (a handler may change the one it was given), and
+says whether the batch may have been stored: true once any attempt ended in a way that
+does not prove the service refused it (see
+:attr:`~anyio_eventhubs.TransportError.may_have_been_published`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
+from anyio.lowlevel import checkpoint
 
 from ._events import Event
 from ._exceptions import EventClearedError, OperationTimeoutError, TransportError
@@ -24,7 +30,14 @@ from .transport import OutgoingBatch, TransportConnection
 if TYPE_CHECKING:
     from ._telemetry import ProducerTelemetry
 
-__all__ = ["Sender"]
+__all__ = ["Sender", "attempt_may_have_stored"]
+
+
+def attempt_may_have_stored(error: BaseException) -> bool:
+    """Whether a failed attempt may still have stored its batch (unknown means yes)."""
+    if isinstance(error, TransportError):
+        return error.may_have_been_published
+    return True
 
 
 class Sender:
@@ -48,10 +61,15 @@ class Sender:
         self._clear_reason = clear_reason
         self._rng = random.Random()
 
+    def _cleared(self, send: InFlightSend) -> tuple[EventClearedError, bool]:
+        reason, raise_if_unhandled = self._clear_reason()
+        error = EventClearedError(may_have_been_published=send.attempted, reason=reason)
+        send.cleared = len(send.batch.events)
+        return error, raise_if_unhandled
+
     async def run(self, part: PartitionState, send: InFlightSend) -> None:
         """The sender task: publish *send*'s batch and report its outcome once."""
         batch = send.batch
-        events: list[Event] | None = None
         try:
             while True:
                 with send.new_scope() as scope:
@@ -63,47 +81,52 @@ class Sender:
                         error = await self._telemetry.publish(part.id, encoded, attempts)
                 raise_if_unhandled = True
                 if scope.cancelled_caught:
-                    reason, raise_if_unhandled = self._clear_reason()
-                    error = EventClearedError(may_have_been_published=send.attempted, reason=reason)
-                    send.cleared = len(batch.events)
+                    error, raise_if_unhandled = self._cleared(send)
                 with anyio.CancelScope(shield=True):
-                    if events is None:
-                        events = [e.event for e in batch.events]
                     if error is None:
-                        part.published += len(events)
+                        part.published += len(batch.events)
                         part.batches_published += 1
                         if self._reporter.wants_successes:
-                            await self._reporter.succeeded(events, part.id)
+                            await self._reporter.succeeded(self._events(send), part.id)
                         break
                     cleared = isinstance(error, EventClearedError)
                     resend = await self._reporter.failed(
-                        events,
+                        self._events(send),
                         part.id,
                         error,
                         resendable=not cleared,
                         raise_if_unhandled=raise_if_unhandled,
+                        may_have_been_published=send.attempted
+                        if cleared
+                        else send.may_have_been_published,
                     )
                     if resend and not send.cancel_requested:
                         continue
                     if resend:  # clear() or close came while the handler ran
-                        reason, _ = self._clear_reason()
-                        error = EventClearedError(
-                            may_have_been_published=send.attempted, reason=reason
-                        )
+                        error, _ = self._cleared(send)
                         await self._reporter.failed(
-                            events, part.id, error, resendable=False, raise_if_unhandled=False
+                            self._events(send),
+                            part.id,
+                            error,
+                            resendable=False,
+                            raise_if_unhandled=False,
+                            may_have_been_published=send.attempted,
                         )
-                        send.cleared = len(batch.events)
-                    part.failed += len(events)
+                    part.failed += len(batch.events)
                     part.batches_failed += 1
                     break
         finally:
-            part.in_flight.discard(send)
-            part.in_flight_events -= len(batch.events)
-            part.resolve(batch.first_seq, batch.end_seq)
-            part.slots.release()
-            self._release_global_slot()
-            send.done.set()
+            try:
+                part.finish_send(send)
+            finally:
+                part.slots.release()
+                self._release_global_slot()
+                send.done.set()
+
+    @staticmethod
+    def _events(send: InFlightSend) -> list[Event]:
+        """A fresh list of the batch's events, as queued: one per report."""
+        return [e.event for e in send.batch.events]
 
     async def _attempt_until_done(
         self, partition_id: str, send: InFlightSend
@@ -118,6 +141,9 @@ class Sender:
         options = self._retry
         retries = 0
         while True:
+            # let other tasks run between attempts, even when a transport fails without
+            # yielding and a handler resends forever (clear() can cancel this)
+            await checkpoint()
             error: BaseException
             with anyio.move_on_after(options.try_timeout) as attempt_scope:
                 send.attempted = True
@@ -134,6 +160,8 @@ class Sender:
                     f"no acknowledgement within try_timeout={options.try_timeout}s; "
                     "the service may have stored the batch"
                 )
+            if attempt_may_have_stored(error):
+                send.may_have_been_published = True
             delay = retry_delay(
                 options,
                 retries,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["PartitionStatistics", "ProducerStatistics"]
+if TYPE_CHECKING:
+    from ._partition import PartitionState
+    from .transport import PublishingState
+
+__all__ = ["PartitionStatistics", "ProducerStatistics", "collect_statistics"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +54,43 @@ class ProducerStatistics:
     batches_published: int
     batches_failed: int
     partitions: Mapping[str, PartitionStatistics]
+
+
+def _idempotent(state: PublishingState | None) -> dict[str, int]:
+    if state is None:
+        return {}
+    return {
+        "producer_id": state.producer_id,
+        "producer_epoch": state.producer_epoch,
+        "last_published_sequence_number": state.last_published_sequence_number,
+    }
+
+
+def collect_statistics(
+    parts: Iterable[PartitionState],
+    publishing_state: Callable[[str], PublishingState | None] | None,
+) -> ProducerStatistics:
+    """Snapshot the counters of a producer's partitions (and their idempotent state)."""
+    partitions = {
+        part.id: PartitionStatistics(
+            partition_id=part.id,
+            queued=part.ledger.outstanding - part.in_flight_events,
+            in_flight=part.in_flight_events,
+            published=part.published,
+            failed=part.failed,
+            batches_published=part.batches_published,
+            batches_failed=part.batches_failed,
+            **_idempotent(None if publishing_state is None else publishing_state(part.id)),
+        )
+        for part in parts
+    }
+    stats = partitions.values()
+    return ProducerStatistics(
+        queued=sum(p.queued for p in stats),
+        in_flight=sum(p.in_flight for p in stats),
+        published=sum(p.published for p in stats),
+        failed=sum(p.failed for p in stats),
+        batches_published=sum(p.batches_published for p in stats),
+        batches_failed=sum(p.batches_failed for p in stats),
+        partitions=partitions,
+    )

@@ -1,0 +1,99 @@
+"""Turning one ``queue_for_send`` call into an encoded event and its partition.
+
+Synchronous and free of anyio: validation, encoding and routing (round robin, or the
+service's key hash). The event is encoded, and its size checked, before a partition
+key is hashed, so a key that can never fit costs no hashing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ._encoding import BATCH_ENVELOPE_SIZE
+from ._events import Event, QueuedEvent, encode_event
+from ._exceptions import EventTooLargeError
+from ._partitioning import RoundRobin, partition_for_key
+
+__all__ = ["Intake"]
+
+
+class Intake:
+    """Validates, encodes and routes events for one producer's partitions.
+
+    :param partition_ids: the hub's partition ids, in the service's order.
+    :param max_message_size: the hub's largest batch, in bytes.
+    :param reserved_per_event: bytes added to each event later (the idempotent stamp).
+    :param encode: what encodes an event (the telemetry's, to stamp trace context).
+    """
+
+    def __init__(
+        self,
+        eventhub_name: str,
+        partition_ids: tuple[str, ...],
+        max_message_size: int,
+        reserved_per_event: int = 0,
+        encode: Callable[[Event, str | None], bytes] | None = None,
+    ) -> None:
+        self._encode = encode_event if encode is None else encode
+        self._eventhub_name = eventhub_name
+        self._partition_ids = partition_ids
+        self._known = frozenset(partition_ids)
+        self._max_message_size = max_message_size
+        self._reserved = reserved_per_event
+        self._round_robin = RoundRobin(partition_ids)
+
+    def check_partition_id(self, partition_id: object) -> str:
+        """Return *partition_id* if the hub has it.
+
+        :raises TypeError: if it is not a ``str``.
+        :raises ValueError: if the hub has no such partition.
+        """
+        if not isinstance(partition_id, str):
+            raise TypeError(f"partition_id must be a str, got {type(partition_id).__name__}")
+        if partition_id not in self._known:
+            raise ValueError(
+                f"Event Hub {self._eventhub_name!r} has no partition {partition_id!r}; "
+                f"its partition ids are {list(self._partition_ids)}"
+            )
+        return partition_id
+
+    def prepare(
+        self, event: Event, partition_id: str | None, partition_key: str | None
+    ) -> tuple[str, QueuedEvent]:
+        """Validate and encode *event*; return its partition id and the queued form.
+
+        :raises TypeError: if an argument has the wrong type.
+        :raises ValueError: if the partition does not exist, if both a partition id and
+            a key are given, if the key is empty or not valid Unicode, or if the event
+            cannot be encoded.
+        :raises ~anyio_eventhubs.EventTooLargeError: if the event can never fit a batch.
+        """
+        if partition_key is not None:
+            if partition_id is not None:
+                raise ValueError(
+                    "give partition_id or partition_key, not both "
+                    f"(got partition_id={partition_id!r}, partition_key={partition_key!r})"
+                )
+            if not isinstance(partition_key, str):
+                raise TypeError(f"partition_key must be a str, got {type(partition_key).__name__}")
+            if not partition_key:
+                raise ValueError("partition_key must not be empty (use None for round robin)")
+            if not partition_key.isascii():  # isascii() is O(1); most keys are ASCII
+                try:
+                    partition_key.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise ValueError(
+                        "partition_key must be valid Unicode text (it is hashed as UTF-8): "
+                        f"{exc.reason} at position {exc.start}"
+                    ) from None
+        elif partition_id is not None:
+            self.check_partition_id(partition_id)
+        item = QueuedEvent(event, self._encode(event, partition_key))
+        item.size += self._reserved  # room for the idempotent stamp, counted in the batch
+        if BATCH_ENVELOPE_SIZE + item.size > self._max_message_size:
+            raise EventTooLargeError(item.size, self._max_message_size)
+        if partition_key is not None:
+            partition_id = partition_for_key(partition_key, self._partition_ids)
+        elif partition_id is None:
+            partition_id = self._round_robin.next()
+        return partition_id, item
