@@ -7,7 +7,10 @@ Hypothesis' synchronous rules: queue events (by partition id, by key, round robi
 ``bytes``, ``str`` or ``EventData``), ``try_queue_for_send``, flush, clear, close, inject
 transient and permanent faults, hold sends and release them, cancel a
 ``queue_for_send`` that waits for room and a ``flush()`` that waits for held sends, and
-call ``force_resend()`` from the failure handler. After every step it compares the
+call ``force_resend()`` from the failure handler; and, without letting the loop settle
+in between, queue then clear at once, clear concurrently, change the handlers'
+``args.events`` lists and resend sends that fail without yielding (the hostile rules of
+``_stateful_races``). After every step it compares the
 producer with a plain-data model (:class:`ProducerModel`):
 
 - every accepted event gets at most one final outcome (a success, or a failure whose
@@ -101,6 +104,7 @@ from ._stateful_model import (
     _is_blocked,
     body_bytes,
 )
+from ._stateful_races import RaceRules
 from .strategies import event_bodies, event_properties, events, partition_keys
 
 __all__ = [
@@ -173,6 +177,7 @@ class StreamingProducerStateMachine(RuleBasedStateMachine):
         self.resend_budget = 0
         #: partitions whose sends may be held (a superset: since the last release)
         self._held: frozenset[str] | None = None
+        self.races = RaceRules(self)
         self._producer_cm: AbstractContextManager[StreamingProducer] | None = None
         self._portal_cm: AbstractContextManager[BlockingPortal] | None = start_blocking_portal(
             self.backend, self.make_backend_options()
@@ -371,8 +376,11 @@ class StreamingProducerStateMachine(RuleBasedStateMachine):
 
     def _on_published(self, args: PublishSucceededEventArgs) -> None:
         self._reports.append(Report("published", args.partition_id, tuple(args.events)))
+        self.races.mutate_events(args.events)
 
     def _on_failed(self, args: PublishFailedEventArgs) -> None:
+        events = tuple(args.events)
+        self.races.mutate_events(args.events)  # before force_resend(): the resend must not care
         resent = False
         if isinstance(args.exception, EventClearedError):
             try:
@@ -389,9 +397,7 @@ class StreamingProducerStateMachine(RuleBasedStateMachine):
                 self._anomalies.append(f"force_resend() refused in the handler: {args!r}: {exc}")
             else:
                 resent = True
-        self._reports.append(
-            Report("failed", args.partition_id, tuple(args.events), args.exception, resent)
-        )
+        self._reports.append(Report("failed", args.partition_id, events, args.exception, resent))
 
     def _accepted_totals(self) -> dict[str, int]:
         # what a partition ever accepted: queued + in flight + published + failed only
@@ -820,6 +826,31 @@ class StreamingProducerStateMachine(RuleBasedStateMachine):
         self.sync_model()
         self.check_all_resolved(after="aclose()")
         self.check_hub_contents()
+
+    # -- hostile rules: no settling in between (``_stateful_races``) ---------------------
+
+    @precondition(lambda self: not self.model.closed)
+    @rule(templates=st.lists(st.just(b"race"), min_size=1, max_size=8), index=st.none() | _indices)
+    def queue_then_clear(self, templates: list[EventLike], index: int | None) -> None:
+        """Queue events and ``clear()`` at once, before the batchers wake."""
+        self.races.queue_then_clear(templates, index)
+
+    @rule(count=st.integers(min_value=2, max_value=3))
+    def concurrent_clears(self, count: int) -> None:
+        """Several ``clear()`` calls at once: each event is counted by exactly one."""
+        self.races.concurrent_clears(count)
+
+    @rule(count=st.integers(min_value=1, max_value=4))
+    def mutate_handler_arguments(self, count: int) -> None:
+        """The handlers change the ``args.events`` list of the next *count* reports."""
+        self.races.mutate_reports += count
+
+    # not on a frozen clock: flush() may wait for back-offs that only the rules move
+    @precondition(lambda self: not self.model.closed and self._held is None and self.clock is None)
+    @rule(index=_indices, failures=st.integers(min_value=3, max_value=12))
+    def resend_storm(self, index: int, failures: int) -> None:
+        """Sends that fail without yielding, each resent by the handler: others still run."""
+        self.races.resend_storm(index, failures)
 
     # -- invariants and teardown ---------------------------------------------------------
 
