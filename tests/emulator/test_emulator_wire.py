@@ -150,10 +150,10 @@ def test_plain_amqp_skips_sasl_and_tls_is_refused() -> None:
 # --- messages -------------------------------------------------------------------------
 
 
-def _event(body: bytes, **properties: Any) -> EventData:
+def _event(body: bytes, properties: dict[str, Any] | None = None) -> EventData:
     event = EventData(body)
     props: dict[str | bytes, Any] = {}
-    props.update(properties)
+    props.update(properties or {})
     event.properties = props
     return event
 
@@ -168,7 +168,7 @@ def _message(event: EventData) -> Any:
 
 def test_a_keyed_batch_splits_into_its_events() -> None:
     batch = EventDataBatch(partition_key="pk")
-    batch.add(_event(b"one", n=1))
+    batch.add(_event(b"one", {"n": 1}))
     batch.add(_event(b"two"))
     parsed = parse_transfer(_encoded(batch._message))
     assert (parsed.partition_key, parsed.is_batch, len(parsed.events)) == ("pk", True, 2)
@@ -207,7 +207,7 @@ def test_a_body_that_merely_looks_like_a_section_is_not_a_batch() -> None:
 
 
 def test_decode_message_reads_properties_and_value_bodies() -> None:
-    event = _event(b"x", when=datetime(2024, 1, 2, tzinfo=UTC), raw=b"\x01", ok=True)
+    event = _event(b"x", {"when": datetime(2024, 1, 2, tzinfo=UTC), "raw": b"\x01", "ok": True})
     event.message_id = "id-1"
     event.content_type = "application/json"
     event.correlation_id = "corr"
@@ -224,7 +224,7 @@ def test_decode_message_reads_properties_and_value_bodies() -> None:
 
 
 def test_consumer_annotations_are_spliced_in_as_azure_reads_them() -> None:
-    raw = _encoded(_message(_event(b"payload", k="v")))
+    raw = _encoded(_message(_event(b"payload", {"k": "v"})))
     out = annotate_for_consumer(raw, 7, "1234", 1_700_000_000_123, partition_key="batch-key")
     message = _decode.decode_payload(memoryview(out))
     assert message.message_annotations == {
@@ -287,7 +287,7 @@ def test_codec_round_trips_and_skips_exactly(value: object) -> None:
 
 @given(st.dictionaries(st.text(max_size=20), st.integers(-(2**31), 2**31 - 1) | st.text()))
 def test_application_properties_encoded_by_azure_decode_the_same(props: dict[str, Any]) -> None:
-    decoded = decode_message(_encoded(_message(_event(b"x", **props))))
+    decoded = decode_message(_encoded(_message(_event(b"x", props))))
     assert decoded.application_properties == props
 
 
