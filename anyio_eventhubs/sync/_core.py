@@ -18,7 +18,6 @@ the core shows up in this one module:
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from collections.abc import Iterable
 
@@ -29,9 +28,6 @@ from .._partition import PartitionState
 from .._producer import StreamingProducer as AsyncStreamingProducer
 
 __all__ = ["Core", "PartitionState", "QueuedEvent"]
-
-#: whether PartitionState.accept takes the arrival time (the core is being reworked)
-_ACCEPT_TAKES_NOW = len(inspect.signature(PartitionState.accept).parameters) > 2
 
 
 class Core:
@@ -68,13 +64,9 @@ class Core:
     @staticmethod
     def accept_all(items: Iterable[tuple[PartitionState, QueuedEvent]]) -> None:
         """Accept prepared events, in order (loop thread)."""
-        if _ACCEPT_TAKES_NOW:
-            now = anyio.current_time()
-            for part, item in items:
-                part.accept(item, now)  # type: ignore[call-arg,unused-ignore]
-        else:
-            for part, item in items:
-                part.accept(item)  # type: ignore[call-arg,unused-ignore]
+        now = anyio.current_time()
+        for part, item in items:
+            part.accept(item, now)
 
     @staticmethod
     def request_flush(part: PartitionState) -> None:
