@@ -152,8 +152,7 @@ def create_partition_producer(client: EventHubProducerClient, partition_id: str)
     return client._create_producer(partition_id=partition_id)
 
 
-#: between two polls of a handler that is not ready yet; each poll itself waits on the
-#: socket (up to ``socket_timeout``), so this only guards against a spin
+#: between two polls of a handler not ready yet (each poll waits on the socket itself)
 _READY_POLL_INTERVAL = 0.005
 
 
@@ -312,18 +311,19 @@ async def close_amqp_client(amqp_client: Any) -> None:
 
 
 async def _close_connection(connection: Any) -> None:
-    """``Connection.close()``, then the socket for sure.
-
-    When sending the CLOSE frame fails (the socket is already broken), ``close()`` marks
-    the connection ended and skips closing its transport, leaking the socket.
-    """
+    """``Connection.close()``, then the socket for sure: ``close()`` skips the transport
+    when sending CLOSE fails; over WebSockets, a failed connect leaves aiohttp's session
+    open, and a server that hung up first leaves the WebSocket's response open."""
     try:
         await connection.close()
     finally:
         transport = connection._transport
         try:
             await transport.close()
-        finally:  # over WebSockets, a failed connect leaves aiohttp's session open
+        finally:
+            response = getattr(getattr(transport, "sock", None), "_response", None)
+            if response is not None:
+                response.close()
             session = getattr(transport, "session", None)
             if session is not None and not session.closed:
                 await session.close()

@@ -32,6 +32,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             current.__context__,
             getattr(current, "inner_error", None),
             getattr(current, "error", None),
+            getattr(current, "os_error", None),  # aiohttp's ClientConnectorError
         ):
             if isinstance(linked, BaseException):
                 pending.append(linked)
@@ -63,9 +64,10 @@ def _aiohttp_hint(exc: BaseException) -> str | None:
             f"cannot reach the HTTP proxy ({exc.os_error}): check http_proxy= proxy_hostname "
             "and proxy_port"
         )
-    if isinstance(exc, aiohttp.WSServerHandshakeError):
+    if isinstance(exc, aiohttp.ClientResponseError):  # incl. WSServerHandshakeError
+        message = " ".join(str(exc.message).split())
         return (
-            f"the WebSocket handshake failed ({exc.status} {exc.message}): the endpoint does "
+            f"the WebSocket handshake failed ({exc.status} {message}): the endpoint does "
             "not serve AMQP over WebSockets (subprotocol AMQPWSB10) there"
         )
     return None

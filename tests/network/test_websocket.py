@@ -58,3 +58,13 @@ async def test_a_proxy_that_refuses_is_a_clear_connect_error(
             async with open_streaming_producer(**options):
                 pass  # pragma: no cover
     assert tls_emulator.connections_accepted == 0
+
+
+async def test_an_endpoint_that_does_not_serve_websockets_is_a_clear_connect_error(
+    tls_emulator: EventHubsEmulator, ca_path: str
+) -> None:
+    options = over_websocket(tls_emulator, connection_verify=ca_path)
+    options["custom_endpoint_address"] = f"https://127.0.0.1:{tls_emulator.tls_port}"  # AMQP
+    with pytest.raises(ConnectError, match="the WebSocket handshake failed"):
+        async with open_streaming_producer(**options):
+            pass  # pragma: no cover

@@ -127,6 +127,7 @@ class Gateway:
             for task in list(tasks):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await _let_transports_close()
             return
         from aiohttp import web
 
@@ -149,6 +150,14 @@ class Gateway:
         ready.set()
         await self._stopped.wait()
         await runner.cleanup()
+        await _let_transports_close()
+
+
+async def _let_transports_close() -> None:
+    """Run the loop a few more times: a closed transport closes its socket in a callback
+    (``connection_lost``), which would never run once the loop is closed."""
+    for _ in range(5):
+        await asyncio.sleep(0)
 
 
 async def _relay_stream(
@@ -173,6 +182,9 @@ async def _relay_stream(
     finally:
         for stream in (writer, up_writer):
             stream.close()
+        for stream in (writer, up_writer):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(stream.wait_closed(), 1)
 
 
 async def _relay_websocket(websocket: Any, target_port: int) -> None:
@@ -200,3 +212,5 @@ async def _relay_websocket(websocket: Any, target_port: int) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(up_writer.wait_closed(), 1)
