@@ -12,6 +12,7 @@ azure-eventhub's own encoder (see ``_azure_internals``).
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Mapping
 
@@ -52,6 +53,7 @@ def _string(value: bytes) -> bytes:
     return b"\xb1" + _pack_l(n) + value
 
 
+@functools.lru_cache(maxsize=4096)  # most streams reuse a small set of keys
 def _partition_key_annotations(partition_key: str) -> bytes:
     items = _PARTITION_KEY_SYMBOL + _string(partition_key.encode("utf-8"))
     n = len(items)
