@@ -245,13 +245,14 @@ def encode_event_data(
 
 
 def plain_body(event: Any) -> bytes | None:
-    """Return *event*'s body if it has nothing else, else ``None``.
+    """Return the body of *event* (an ``EventData`` or ``AmqpAnnotatedMessage``) if it
+    has nothing else, else ``None``.
 
     "Nothing else": one ``data`` section and no header field, property, application
     property, annotation, delivery annotation or footer. Such an event encodes exactly
     like its body alone, so a caller can take a faster path for it.
     """
-    message = event.raw_amqp_message
+    message = getattr(event, "raw_amqp_message", event)
     if getattr(message.body_type, "value", None) != "data":
         return None
     if (
