@@ -32,7 +32,12 @@ NO_RETRIES = RetryOptions(max_retries=0)
 
 
 def _stored(emulator: EventHubsEmulator, hub: str, partition_id: str) -> list[tuple[bytes, int]]:
-    """(body, producer sequence number) of every stored event, in order."""
+    """(body, producer sequence number) of every stored event, in order.
+
+    A new producer's attach reply reports 0 (as the service's does), and the transport
+    numbers from the reported number plus one, as .NET and JavaScript do: the first event
+    is 1.
+    """
     return [
         (e.body, e.annotations[PRODUCER_SEQUENCE_NUMBER])
         for e in emulator.published_events(hub, partition_id)
@@ -60,10 +65,10 @@ async def test_a_batch_whose_acknowledgement_was_lost_is_stored_once(
         stats = producer.statistics().partitions["0"]
     assert emulator.faults.fired() == {"lose_ack": 1}
     assert emulator._store.producers.duplicates == 1  # the retry, recognised
-    assert _stored(emulator, "eh1", "0") == [(b"%d" % i, i) for i in range(8)]
+    assert _stored(emulator, "eh1", "0") == [(b"%d" % i, i + 1) for i in range(8)]
     assert rec.failed == []
     assert len(rec.published_events) == 8
-    assert stats.last_published_sequence_number == 7
+    assert stats.last_published_sequence_number == 8
 
 
 async def test_reconnects_mid_stream_leave_no_duplicates_and_no_gaps(
@@ -91,11 +96,11 @@ async def test_reconnects_mid_stream_leave_no_duplicates_and_no_gaps(
     assert faults.fired() == {"lose_ack": 3, "drop_connection": 1, "detach": 1}
     stored = _stored(emulator, "small", "0")
     assert [body[:3] for body, _ in stored] == [b"%03d" % i for i in range(80)]
-    assert [sequence for _, sequence in stored] == list(range(80))
+    assert [sequence for _, sequence in stored] == list(range(1, 81))
     assert {e.annotations[PRODUCER_ID] for e in emulator.published_events("small", "0")} == {
         producer_id
     }
-    assert (stats.producer_id, stats.last_published_sequence_number) == (producer_id, 79)
+    assert (stats.producer_id, stats.last_published_sequence_number) == (producer_id, 80)
     assert rec.failed == []
     assert stats.batches_published >= 10
 
@@ -128,9 +133,9 @@ async def test_an_out_of_order_sequence_is_a_clear_error_and_not_retried(
     assert not error.is_transient
     assert "out of order" in str(error)
     assert "com.microsoft:out-of-order-sequence" in str(error)
-    # the next batch re-read the service's sequence (it forgot 3 and 4) and went on from it
-    assert _stored(emulator, "eh1", "1")[-1] == (b"after", 3)
-    assert stats.last_published_sequence_number == 3
+    # the next batch re-read the service's sequence (it forgot 4 and 5) and went on from it
+    assert _stored(emulator, "eh1", "1")[-1] == (b"after", 4)
+    assert stats.last_published_sequence_number == 4
 
 
 async def test_force_resend_reuses_the_sequence_numbers(emulator: EventHubsEmulator) -> None:
@@ -154,7 +159,7 @@ async def test_force_resend_reuses_the_sequence_numbers(emulator: EventHubsEmula
             await producer.queue_for_send(b"%d" % i, partition_id="0")
         await producer.flush()
     assert [type(f.exception) for f in failures] == [ConnectionLostError]
-    assert _stored(emulator, "eh1", "0") == [(b"%d" % i, i) for i in range(4)]
+    assert _stored(emulator, "eh1", "0") == [(b"%d" % i, i + 1) for i in range(4)]
     assert len(rec.published_events) == 4
 
 
@@ -183,7 +188,7 @@ async def test_an_attempt_that_timed_out_is_resent_without_a_duplicate(
         await producer.flush()
     assert [type(f.exception).__name__ for f in failures] == ["OperationTimeoutError"]
     assert emulator._store.producers.duplicates == 1
-    assert _stored(emulator, "eh1", "1") == [(b"%d" % i, i) for i in range(3)]
+    assert _stored(emulator, "eh1", "1") == [(b"%d" % i, i + 1) for i in range(3)]
     assert len(rec.published_events) == 3
 
 
@@ -208,7 +213,7 @@ async def test_a_batch_given_up_on_does_not_shift_later_sequence_numbers(
         await producer.queue_for_send(b"next", partition_id="0")
         await producer.flush()
     assert len(rec.failed) == 1
-    expected = [(b"unknown", 0), (b"next", 1)] if fault == "lose_ack" else [(b"next", 0)]
+    expected = [(b"unknown", 1), (b"next", 2)] if fault == "lose_ack" else [(b"next", 1)]
     assert _stored(emulator, "eh1", "0") == expected
 
 
@@ -246,8 +251,8 @@ async def test_statistics_show_the_producer_id_and_last_sequence_per_partition(
         await producer.flush()
         after = producer.statistics().partitions
     assert opened["0"].producer_id != opened["1"].producer_id
-    assert [opened[p].last_published_sequence_number for p in "01"] == [-1, -1]
-    assert [after[p].last_published_sequence_number for p in "01"] == [-1, 2]
+    assert [opened[p].last_published_sequence_number for p in "01"] == [0, 0]
+    assert [after[p].last_published_sequence_number for p in "01"] == [0, 3]
     assert after["1"].producer_epoch == 0
     async with open_streaming_producer(emulator.connection_string("eh1")) as plain:
         await plain.queue_for_send(b"plain", partition_id="0")
@@ -272,7 +277,7 @@ async def test_keyed_and_rich_events_keep_their_annotations(emulator: EventHubsE
     assert [e.partition_key for e in events] == ["device-7", "device-7"]
     assert events[1].annotations["x-opt-custom"] == "kept"
     assert events[1].application_properties == {"app": "yes"}
-    assert [e.annotations[PRODUCER_SEQUENCE_NUMBER] for e in events] == [0, 1]
+    assert [e.annotations[PRODUCER_SEQUENCE_NUMBER] for e in events] == [1, 2]
     assert {e.annotations[PRODUCER_EPOCH] for e in events} == {0}
 
 

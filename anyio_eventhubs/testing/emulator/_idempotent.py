@@ -1,24 +1,32 @@
 """Idempotent publishing, the service's side: producer ids, epochs and sequence checks.
 
-What the service does (see ``docs/idempotent-publishing.md`` for the sources):
+What the service does, as far as the SDKs' sources and live tests show (see "Resuming a
+producer group" in ``docs/idempotent-publishing.md`` for the sources, and for what is
+inferred):
 
 - A sender link to a *partition* whose attach carries the desired capability
   ``com.microsoft:idempotent-producer`` is an idempotent producer. Its attach may carry
   the properties ``com.microsoft:producer-id`` (long), ``com.microsoft:producer-epoch``
   (short) and ``com.microsoft:producer-sequence-number`` (int), all or none, a null asking
-  the service to choose. The attach reply carries all three: the producer id (assigned
-  when none was given), its epoch, and the last sequence number stored for it on that
-  partition.
+  the service to choose. The attach reply carries all three.
+- The service assigns producer ids. A new producer, and a producer taken over with a
+  higher epoch, starts a fresh sequence: the reply reports the claimed sequence number,
+  or ``0`` without a claim, and the first batch may start at that number or the next.
+- A re-attach with the same epoch keeps the service's record. The reply reports the
+  service's last stored number when none is claimed, and *echoes* a claimed number
+  without adopting it: transfers are judged against the service's own record, so a batch
+  continuing a stale claim is refused. A lower epoch is refused with
+  ``com.microsoft:producer-epoch-stolen``; a producer id the service never assigned with
+  ``amqp:not-allowed``; a negative epoch with ``com.microsoft:argument-out-of-range``.
 - Each event of a transfer carries the same three keys as message annotations; the
   events of one transfer are numbered consecutively. A transfer that continues the
-  producer's sequence is stored; one that lies wholly at or before the last stored number
-  is a retry of something stored already: it is accepted and not stored again; anything
-  else is rejected with ``com.microsoft:out-of-order-sequence``. A lower epoch than the
-  partition has seen for the producer id is refused with
-  ``com.microsoft:producer-epoch-stolen``.
+  producer's sequence is stored; an exact re-send of one of the producer's last few
+  stored batches (same first and last number) is accepted and not stored again; anything
+  else is rejected with ``com.microsoft:out-of-order-sequence``. A transfer on a link
+  whose epoch was superseded is rejected with ``com.microsoft:producer-epoch-stolen``.
 
 Sequence numbers are non-negative 32-bit ints that wrap to 0 after ``2**31 - 1`` (as the
-.NET client counts). A fresh producer reports ``-1``: nothing stored yet.
+.NET client counts).
 
 proton's Python API does not expose a link's desired capabilities, so
 :class:`AttachSniffer` reads the client's attach frames from the bytes before proton sees
@@ -30,7 +38,7 @@ from __future__ import annotations
 import itertools
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ._codec import Described, decode_value, skip_value
@@ -58,6 +66,8 @@ PRODUCER_SEQUENCE_NUMBER = "com.microsoft:producer-sequence-number"
 OUT_OF_ORDER_SEQUENCE = "com.microsoft:out-of-order-sequence"
 PRODUCER_EPOCH_STOLEN = "com.microsoft:producer-epoch-stolen"
 ARGUMENT_ERROR = "com.microsoft:argument-error"
+ARGUMENT_OUT_OF_RANGE = "com.microsoft:argument-out-of-range"
+NOT_ALLOWED = "amqp:not-allowed"
 
 _SEQUENCE_SPACE = 2**31
 _u32 = struct.Struct(">I")
@@ -157,10 +167,24 @@ class AttachRefused(Exception):
         self.description = description
 
 
+#: how many of a producer's latest stored batches an exact re-send is recognised for
+RECENT_BATCHES = 5
+
+
 @dataclass
 class _ProducerState:
     epoch: int
-    last: int
+    #: what the attach reply reports while nothing is stored under this epoch
+    start: int = 0
+    #: the last sequence number stored under this epoch (None: nothing yet)
+    last: int | None = None
+    #: (first, last) of the latest stored batches, oldest first
+    recent: list[tuple[int, int]] = field(default_factory=list)
+    #: (first, last) of the transfer judged "store" and not yet recorded by ``stored``
+    pending: tuple[int, int] | None = None
+
+    def reported(self) -> int:
+        return self.start if self.last is None else self.last
 
 
 @dataclass(frozen=True)
@@ -209,56 +233,82 @@ def producer_stamp(raw: bytes) -> tuple[int | None, int | None, int | None]:
 
 
 class ProducerRegistry:
-    """Every idempotent producer's epoch and last sequence number, per partition."""
+    """Every idempotent producer's epoch and stored sequence numbers, per partition."""
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._states: dict[tuple[str, str, int], _ProducerState] = {}
+        #: producer ids assigned, per event hub
+        self._assigned: dict[str, set[int]] = {}
         #: transfers accepted as retries of what was stored already (not stored again)
         self.duplicates = 0
 
     def attach(
         self, eventhub_name: str, partition_id: str, properties: Mapping[str, Any]
     ) -> tuple[IdempotentLink, int]:
-        """Attach a producer; return its link and its last sequence number on the partition.
+        """Attach a producer; return its link and the sequence number its reply reports.
 
-        :raises AttachRefused: for an epoch lower than the partition has seen for the
-            producer id, or for properties of the wrong type.
+        :raises AttachRefused: for properties of the wrong type or range, a producer id
+            the service never assigned, or an epoch lower than the partition has seen for
+            the producer id.
         """
         producer_id = properties.get(PRODUCER_ID)
         epoch = properties.get(PRODUCER_EPOCH)
-        sequence = properties.get(PRODUCER_SEQUENCE_NUMBER)
+        claimed = properties.get(PRODUCER_SEQUENCE_NUMBER)
         for name, value in (
             (PRODUCER_ID, producer_id),
             (PRODUCER_EPOCH, epoch),
-            (PRODUCER_SEQUENCE_NUMBER, sequence),
+            (PRODUCER_SEQUENCE_NUMBER, claimed),
         ):
             if value is not None and _as_int(value) is None:
                 raise AttachRefused(ARGUMENT_ERROR, f"{name} must be an integer, got {value!r}")
+        if epoch is not None and epoch < 0:
+            raise AttachRefused(
+                ARGUMENT_OUT_OF_RANGE, f"{PRODUCER_EPOCH} must not be negative, got {epoch}"
+            )
+        if claimed is not None and not 0 <= claimed < _SEQUENCE_SPACE:
+            raise AttachRefused(
+                ARGUMENT_OUT_OF_RANGE,
+                f"{PRODUCER_SEQUENCE_NUMBER} must be between 0 and {_SEQUENCE_SPACE - 1}, "
+                f"got {claimed}",
+            )
+        assigned = self._assigned.setdefault(eventhub_name, set())
         if producer_id is None:
             producer_id = next(self._ids)
-            while any(key[2] == producer_id for key in self._states):
-                producer_id = next(self._ids)
+            assigned.add(producer_id)
+        elif producer_id not in assigned:
+            raise AttachRefused(
+                NOT_ALLOWED,
+                f"producer id {producer_id} was not assigned by the service for event hub "
+                f"{eventhub_name!r}; attach without one to be given a producer id",
+            )
         key = (eventhub_name, partition_id, producer_id)
         state = self._states.get(key)
-        if state is None:
-            state = self._states[key] = _ProducerState(epoch or 0, -1)
+        if state is None or (epoch is not None and epoch > state.epoch):
+            # a new producer on the partition, or one taken over: a fresh sequence
+            state = self._states[key] = _ProducerState(
+                epoch if epoch is not None else 0, claimed if claimed is not None else 0
+            )
+            reported = state.start
         elif epoch is not None and epoch < state.epoch:
             raise AttachRefused(
                 PRODUCER_EPOCH_STOLEN,
                 f"producer {producer_id} on partition {partition_id!r} is owned by epoch "
                 f"{state.epoch}; epoch {epoch} may no longer publish",
             )
-        elif epoch is not None:
-            state.epoch = epoch
-        if sequence is not None:
-            state.last = sequence
+        elif claimed is None:
+            reported = state.reported()
+        else:
+            if state.last is None:
+                state.start = claimed  # nothing stored yet: the claim sets the start
+            reported = claimed  # echoed; transfers are judged against the record
         link = IdempotentLink(eventhub_name, partition_id, producer_id, state.epoch)
-        return link, state.last
+        return link, reported
 
     def check(self, link: IdempotentLink, events: list[bytes]) -> Verdict:
         """Judge a transfer of *link*: store it, accept it as a duplicate, or reject it."""
         state = self._states[link.eventhub_name, link.partition_id, link.producer_id]
+        state.pending = None
         if link.epoch < state.epoch:
             return Verdict(
                 "reject",
@@ -285,27 +335,57 @@ class ProducerRegistry:
                 )
             expected = next_sequence(sequence)
         last = (first + len(events) - 1) % _SEQUENCE_SPACE
+        where = f"for producer {link.producer_id} on partition {link.partition_id!r}"
+        if state.last is None:
+            if first in (state.start, next_sequence(state.start)):
+                state.pending = (first, last)
+                return Verdict("store", last=last)
+            return Verdict(
+                "reject",
+                OUT_OF_ORDER_SEQUENCE,
+                f"sequence number {first} {where} is out of order: nothing is stored under "
+                f"epoch {state.epoch} yet, so {state.start} or {next_sequence(state.start)} "
+                "was expected",
+            )
         if first == next_sequence(state.last):
+            state.pending = (first, last)
             return Verdict("store", last=last)
-        if (state.last - last) % _SEQUENCE_SPACE < _SEQUENCE_SPACE // 2:
+        if (first, last) in state.recent:
             return Verdict("duplicate")
+        if (state.last - first) % _SEQUENCE_SPACE < _SEQUENCE_SPACE // 2:
+            problem = (
+                f"it repeats numbers up to the last stored, {state.last}, without being a "
+                f"re-send of one of the last {RECENT_BATCHES} stored batches"
+            )
+        else:
+            problem = f"the last stored is {state.last}"
         return Verdict(
             "reject",
             OUT_OF_ORDER_SEQUENCE,
-            f"sequence number {first} for producer {link.producer_id} on partition "
-            f"{link.partition_id!r} is out of order: the last stored is {state.last}, so "
+            f"sequence number {first} {where} is out of order: {problem}, so "
             f"{next_sequence(state.last)} was expected",
         )
 
     def stored(self, link: IdempotentLink, last: int) -> None:
         """Record that a transfer of *link* ending at sequence number *last* is stored."""
-        self._states[link.eventhub_name, link.partition_id, link.producer_id].last = last
+        state = self._states[link.eventhub_name, link.partition_id, link.producer_id]
+        pending, state.pending = state.pending, None
+        if pending is not None and pending[1] == last:
+            state.recent = [*state.recent, pending][-RECENT_BATCHES:]
+        state.last = last
 
     def rewind(self, link: IdempotentLink, by: int) -> None:
         """Forget the last *by* sequence numbers of *link*'s producer (a fault)."""
         state = self._states[link.eventhub_name, link.partition_id, link.producer_id]
-        state.last = (state.last - by) % _SEQUENCE_SPACE if state.last >= 0 else state.last
+        if state.last is None:
+            return
+        state.last = (state.last - by) % _SEQUENCE_SPACE
+        state.recent = [  # a batch ending in the forgotten numbers is forgotten too
+            batch
+            for batch in state.recent
+            if not 0 < (batch[1] - state.last) % _SEQUENCE_SPACE <= by
+        ]
 
     def snapshot(self) -> dict[tuple[str, str, int], tuple[int, int]]:
-        """``(hub, partition, producer id) -> (epoch, last sequence number)``."""
-        return {key: (s.epoch, s.last) for key, s in self._states.items()}
+        """``(hub, partition, producer id) -> (epoch, sequence number an attach reports)``."""
+        return {key: (s.epoch, s.reported()) for key, s in self._states.items()}
