@@ -63,7 +63,8 @@ def test_messages_decode_as_azure_decodes_them(
 
 
 @pytest.mark.slow
-@settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.timeout(900)
+@settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(messages(values), partition_keys)
 def test_messages_decode_as_azure_decodes_them_thoroughly(
     message: AmqpAnnotatedMessage, key: str | None

@@ -24,7 +24,7 @@ from anyio_eventhubs._events import encode_event
 from .strategies import event_datas, messages, oracle, partition_keys, values
 
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-THOROUGH = settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
+THOROUGH = settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def _outcome(encode: Any, *args: Any) -> tuple[str, bytes | type[BaseException]]:
@@ -50,6 +50,7 @@ def test_messages_encode_byte_for_byte_as_azure(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @THOROUGH
 @given(messages(), partition_keys)
 def test_messages_encode_byte_for_byte_as_azure_thoroughly(
