@@ -60,6 +60,7 @@ def azure_versions(session: nox.Session, azure_eventhub: str) -> None:
         "not live",
         "tests/azure",
         "tests/idempotent",
+        "tests/codec",
         "tests/cli/test_examples.py",
         *session.posargs,
     )
