@@ -63,14 +63,26 @@ _FIXED.update({0x94: 16, 0x98: 16})
 _SIZE8 = frozenset({0xA0, 0xA1, 0xA3, 0xC0, 0xC1, 0xE0})
 _SIZE32 = frozenset({0xB0, 0xB1, 0xB3, 0xD0, 0xD1, 0xF0})
 
-_u16 = struct.Struct(">H")
-_i16 = struct.Struct(">h")
-_u32 = struct.Struct(">I")
-_i32 = struct.Struct(">i")
-_u64 = struct.Struct(">Q")
-_i64 = struct.Struct(">q")
-_f32 = struct.Struct(">f")
-_f64 = struct.Struct(">d")
+
+class _Struct(struct.Struct):
+    """``struct.Struct`` whose ``unpack_from`` past the end is a ``ValueError`` (malformed
+    input, which the server catches), not a ``struct.error``."""
+
+    def unpack_from(self, buffer: Any, offset: int = 0) -> tuple[Any, ...]:
+        try:
+            return super().unpack_from(buffer, offset)
+        except struct.error as exc:
+            raise ValueError(f"a value runs past the end of the frame ({exc})") from None
+
+
+_u16 = _Struct(">H")
+_i16 = _Struct(">h")
+_u32 = _Struct(">I")
+_i32 = _Struct(">i")
+_u64 = _Struct(">Q")
+_i64 = _Struct(">q")
+_f32 = _Struct(">f")
+_f64 = _Struct(">d")
 
 
 def skip_value(buf: bytes, pos: int) -> int:
