@@ -10,12 +10,13 @@ from typing import Any
 import anyio
 import pytest
 from anyio.abc import SocketStream
+from azure.core.credentials import AzureNamedKeyCredential
 
 from anyio_eventhubs import ConnectError, EventHubsError, open_streaming_producer
 from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
 from ._servers import answer_garbage, answer_http, answer_nothing, open_peer
-from .conftest import NAMESPACE, credential, over_tls, plain_connection_string
+from .conftest import NAMESPACE, over_tls, plain_connection_string
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +49,7 @@ async def test_a_name_that_does_not_resolve() -> None:
         r"the host name could not be resolved \(DNS",
         fully_qualified_namespace="no-such-namespace.invalid",
         eventhub_name="eh1",
-        credential=credential(EventHubsEmulator()),
+        credential=AzureNamedKeyCredential("key-name", "key"),
     )
 
 
