@@ -84,8 +84,10 @@ def _array(buf: bytes, pos: int, count: int) -> tuple[list[Any], int]:
 def _described(buf: bytes, pos: int) -> tuple[Any, int]:
     descriptor, pos = _DECODERS[buf[pos]](buf, pos + 1)
     value, pos = _DECODERS[buf[pos]](buf, pos + 1)
-    composite = _COMPOSITES.get(descriptor) if isinstance(descriptor, int) else None
-    return ({composite: value} if composite else value), pos
+    try:
+        return {_COMPOSITES[descriptor]: value}, pos
+    except KeyError:  # an unhashable descriptor is a TypeError, as in azure
+        return value, pos
 
 
 def _fixed(width: int, read: Callable[[bytes, int], Any]) -> Decoder:

@@ -47,8 +47,10 @@ def _assert_decodes_as_azure(message: AmqpAnnotatedMessage, key: str | None) -> 
         return
     try:
         theirs = _view(decode_event(encoded))
-    except Exception as exc:  # azure cannot read it back (a list as a map key, say)
-        with pytest.raises(type(exc)):
+    except Exception:
+        # azure cannot read back what it wrote: a list as a map key, or the malformed
+        # bytes it writes for a typed value that does not fit (half a binary, then a map)
+        with pytest.raises((TypeError, ValueError, IndexError, KeyError)):
             decode_message(encoded)
         return
     assert _view(decode_message(encoded)) == theirs
