@@ -3,10 +3,9 @@
 azure-eventhub has no public API to encode one ``EventData`` to AMQP bytes, to decode
 such bytes back, or to fill an ``EventDataBatch`` with events already encoded. This
 module does those three things with the client's own private encoder and decoder, and
-:func:`ensure_compatible` proves, when the azure transport is first used (not at import),
-that the internals still behave as assumed: an azure-eventhub that moves them fails there,
-with :class:`IncompatibleAzureEventHubError`, instead of on every send. The checks and
-the list of every private name used are in ``_azure_internals_check``.
+:func:`ensure_compatible` (in ``_azure_internals_check``, with the list of every private
+name used) proves, when the azure transport is first used, not at import, that they still
+behave as assumed; if not, opening fails with ``IncompatibleAzureEventHubError``.
 
 The same holds for what idempotent publishing needs (:class:`LinkOptions`: a sender
 link's desired capabilities and attach properties, and the attach reply's properties).
