@@ -209,7 +209,7 @@ async def test_credentials_of_the_wrong_type_are_named(
         async with open_streaming_producer(
             fully_qualified_namespace="ns.servicebus.windows.net",
             eventhub_name="h",
-            credential=credential,
+            credential=credential,  # type: ignore[arg-type]
         ):
             pytest.fail("opened with a bad credential")  # pragma: no cover
     assert SECRET not in str(info.value)
@@ -221,7 +221,7 @@ async def test_a_sync_client_is_refused_by_open_streaming_producer() -> None:
     )
     try:
         with pytest.raises(TypeError, match=r"not the sync azure\.eventhub"):
-            async with open_streaming_producer(client=client):
+            async with open_streaming_producer(client=client):  # type: ignore[arg-type]
                 pytest.fail("opened with a sync client")  # pragma: no cover
     finally:
         client.close()
@@ -235,7 +235,7 @@ async def test_a_credential_that_fails_is_an_authentication_error_at_open(
         async with open_streaming_producer(
             fully_qualified_namespace=f"127.0.0.1:{emulator.port}",
             eventhub_name="eh1",
-            credential=credential,
+            credential=credential,  # type: ignore[arg-type]
             open_timeout=10,
         ):
             pytest.fail("opened without a token")  # pragma: no cover

@@ -49,7 +49,7 @@ async def test_a_failure_after_a_lost_acknowledgement_says_it_may_have_been_publ
             )
             await producer.queue_for_send(b"never-stored", partition_id="1")
     assert _stored_bodies(emulator) == [b"stored-once"]
-    reports = {bytes(a.events[0]): a for a in rec.failed}
+    reports = {a.events[0]: a for a in rec.failed}
     assert isinstance(reports[b"stored-once"].exception, ServerBusyError)
     assert reports[b"stored-once"].may_have_been_published
     assert isinstance(reports[b"never-stored"].exception, ServerBusyError)
