@@ -108,13 +108,15 @@ def _bytes32(buf: bytes, pos: int) -> tuple[bytes, int]:
     return buf[pos + 4 : end], end
 
 
+# as azure's decoder, a list, map or array ends where its last item ends: the size
+# field is not read (so bytes azure cannot read back, this cannot either)
 def _compound8(inner: Callable[[bytes, int, int], tuple[Any, int]]) -> Decoder:
-    return lambda buf, pos: (inner(buf, pos + 2, buf[pos + 1])[0], pos + 1 + buf[pos])
+    return lambda buf, pos: inner(buf, pos + 2, buf[pos + 1])
 
 
 def _compound32(inner: Callable[[bytes, int, int], tuple[Any, int]]) -> Decoder:
     def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-        return inner(buf, pos + 8, _u32(buf, pos + 4)[0])[0], pos + 4 + _u32(buf, pos)[0]
+        return inner(buf, pos + 8, _u32(buf, pos + 4)[0])
 
     return decode
 

@@ -50,7 +50,8 @@ def _assert_decodes_as_azure(message: AmqpAnnotatedMessage, key: str | None) -> 
     except Exception:
         # azure cannot read back what it wrote: a list as a map key, or the malformed
         # bytes it writes for a typed value that does not fit (half a binary, then a map)
-        with pytest.raises((TypeError, ValueError, IndexError, KeyError)):
+        # (and azure 5.15 reads its own decimal128 of Decimal("1") as decimal.Overflow)
+        with pytest.raises((TypeError, ValueError, IndexError, KeyError, ArithmeticError)):
             decode_message(encoded)
         return
     assert _view(decode_message(encoded)) == theirs
