@@ -1,0 +1,395 @@
+"""The journal's on-disk format: pure functions over ``bytes`` and ``memoryview``.
+
+Sans-IO, in the style of h11: no files, no clock. The store (``_store``) does the I/O.
+
+A journal is a directory of *segment files*. Each segment starts with a header::
+
+    magic     8 bytes   b"\\x89AEHJNL\\n"
+    version   u16       FORMAT_VERSION (a newer one is refused before anything else is read)
+    length    u32       bytes of the header body that follows
+    body      generation u64, segment number u64,
+              namespace (u16 length + UTF-8), Event Hub name (u16 length + UTF-8)
+    crc       u32       CRC-32 of everything above
+
+followed by *records*, each a 13-byte frame header and a body::
+
+    length    u32       bytes of the body
+    type      u8        EVENTS, OUTCOME, PRODUCER_STATE or BATCH_SENT
+    body_crc  u32       CRC-32 of the body
+    head_crc  u32       CRC-32 of the 9 bytes above (so a damaged length is never
+                        mistaken for a torn tail)
+
+All integers are little-endian. The checksum is zlib's CRC-32 (CRC-32C would need a
+dependency; either detects every burst of up to 32 flipped bits).
+
+- ``EVENTS``: one call's accepted events, written all or nothing; each entry is
+  ``seq u64, encoded length u32, kind u8, partition id length u8, key length u16
+  (0xFFFF: no key)``, then the partition id, the key (UTF-8) and the encoded AMQP message.
+  Sequence numbers are per partition and per generation (one generation per opening).
+- ``OUTCOME``: ``generation u64, first_seq u64, end_seq u64, partition id length u8``,
+  then the partition id: events ``first_seq`` to ``end_seq - 1`` have their outcome.
+- ``PRODUCER_STATE`` and ``BATCH_SENT``: a partition's idempotent identity, and the
+  publishing sequence number of a batch sent (defined here; the store does not use them yet).
+
+Reading stops at the first frame that is not whole and sound. :func:`classify_tail` says
+whether what is left is a *torn tail* (the process died mid-write: fewer bytes than the
+frame claims, or zeros to the end) or *damage* (anything else, an error).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "BATCH_SENT",
+    "EVENTS",
+    "FORMAT_VERSION",
+    "FRAME_SIZE",
+    "KIND_BYTES",
+    "KIND_EVENT_DATA",
+    "KIND_STR",
+    "MAGIC",
+    "OUTCOME",
+    "PRODUCER_STATE",
+    "BatchSentRecord",
+    "DamagedError",
+    "OutcomeRecord",
+    "ProducerStateRecord",
+    "SegmentHeader",
+    "UnsupportedVersionError",
+    "classify_tail",
+    "decode_batch_sent",
+    "decode_entries",
+    "decode_header",
+    "decode_outcome",
+    "decode_producer_state",
+    "encode_batch_sent",
+    "encode_entry",
+    "encode_events",
+    "encode_header",
+    "encode_outcome",
+    "encode_pid",
+    "encode_producer_state",
+    "frame",
+    "read_frame",
+]
+
+MAGIC: Final = b"\x89AEHJNL\n"
+FORMAT_VERSION: Final = 1
+
+EVENTS: Final = 1
+OUTCOME: Final = 2
+PRODUCER_STATE: Final = 3
+BATCH_SENT: Final = 4
+_TYPES = frozenset((EVENTS, OUTCOME, PRODUCER_STATE, BATCH_SENT))
+
+KIND_BYTES: Final = 0
+KIND_STR: Final = 1
+KIND_EVENT_DATA: Final = 2
+_NO_KEY: Final = 0xFFFF
+
+_crc32 = zlib.crc32
+_PREFIX = struct.Struct("<8sHI")
+_HEADER_FIXED = struct.Struct("<QQ")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_FRAME_HEAD = struct.Struct("<IBI")
+_FRAME = struct.Struct("<IBII")
+FRAME_SIZE: Final = _FRAME.size
+_ENTRY = struct.Struct("<QIBBH")
+_OUTCOME = struct.Struct("<QQQB")
+_PRODUCER_STATE = struct.Struct("<qqqB")
+_BATCH_SENT = struct.Struct("<QQQqB")
+#: a header body larger than this is damage, not a header
+_MAX_HEADER = 4096
+
+
+class DamagedError(Exception):
+    """Bytes that are not a sound header or record, at *offset* in the buffer given."""
+
+    def __init__(self, reason: str, offset: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.offset = offset
+
+
+class UnsupportedVersionError(Exception):
+    """A segment written in another format version."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentHeader:
+    generation: int
+    segment: int
+    namespace: str
+    eventhub_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    """Events ``first_seq`` to ``end_seq - 1`` of a partition and generation have an outcome."""
+
+    partition_id: str
+    generation: int
+    first_seq: int
+    end_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerStateRecord:
+    """A partition's idempotent identity (not yet used by the store)."""
+
+    partition_id: str
+    producer_group_id: int
+    owner_level: int
+    next_sequence_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSentRecord:
+    """A batch of events ``first_seq`` to ``end_seq - 1`` sent with a publishing sequence
+    number (not yet used by the store)."""
+
+    partition_id: str
+    generation: int
+    first_seq: int
+    end_seq: int
+    sequence_number: int
+
+
+# -- the segment header ------------------------------------------------------------------
+
+
+def _text(value: str, what: str, limit: int) -> bytes:
+    raw = value.encode("utf-8")
+    if len(raw) > limit:
+        raise ValueError(f"{what} is longer than {limit} bytes in UTF-8: {value[:40]!r}...")
+    return raw
+
+
+def encode_header(generation: int, segment: int, namespace: str, eventhub_name: str) -> bytes:
+    """The header that starts a segment file."""
+    ns = _text(namespace, "namespace", 1024)
+    hub = _text(eventhub_name, "Event Hub name", 1024)
+    body = b"".join(
+        (_HEADER_FIXED.pack(generation, segment), _U16.pack(len(ns)), ns, _U16.pack(len(hub)), hub)
+    )
+    head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(body)) + body
+    return head + _U32.pack(_crc32(head))
+
+
+def decode_header(buf: bytes | memoryview) -> tuple[SegmentHeader, int] | None:
+    """Decode the header at the start of *buf*: the header and where records start.
+
+    :returns: ``None`` if *buf* ends before the header does.
+    :raises UnsupportedVersionError: if the segment is of another format version.
+    :raises DamagedError: if it is not a sound header.
+    """
+    if len(buf) < _PREFIX.size:
+        if bytes(buf[: len(MAGIC)]) != MAGIC[: len(buf)]:
+            raise DamagedError("not a journal segment (bad magic number)", 0)
+        return None
+    magic, version, length = _PREFIX.unpack_from(buf, 0)
+    if magic != MAGIC:
+        raise DamagedError("not a journal segment (bad magic number)", 0)
+    if version != FORMAT_VERSION:
+        raise UnsupportedVersionError(version)
+    if length > _MAX_HEADER:
+        raise DamagedError(f"segment header claims {length} bytes", 10)
+    end = _PREFIX.size + length
+    if len(buf) < end + 4:
+        return None
+    if _crc32(buf[:end]) != _U32.unpack_from(buf, end)[0]:
+        raise DamagedError("segment header checksum mismatch", 0)
+    try:
+        generation, segment = _HEADER_FIXED.unpack_from(buf, _PREFIX.size)
+        pos = _PREFIX.size + _HEADER_FIXED.size
+        (n,) = _U16.unpack_from(buf, pos)
+        namespace = bytes(buf[pos + 2 : pos + 2 + n]).decode("utf-8")
+        pos += 2 + n
+        (n,) = _U16.unpack_from(buf, pos)
+        hub = bytes(buf[pos + 2 : pos + 2 + n]).decode("utf-8")
+        if pos + 2 + n != end:
+            raise ValueError("header length does not add up")
+    except (struct.error, ValueError) as exc:
+        raise DamagedError(f"malformed segment header: {exc}", 0) from None
+    return SegmentHeader(generation, segment, namespace, hub), end + 4
+
+
+# -- frames ------------------------------------------------------------------------------
+
+
+def frame(record_type: int, body: bytes) -> bytes:
+    """Wrap a record *body* in its frame."""
+    head = _FRAME_HEAD.pack(len(body), record_type, _crc32(body))
+    return head + _U32.pack(_crc32(head)) + body
+
+
+def read_frame(buf: bytes | memoryview, pos: int) -> tuple[int, memoryview, int] | None:
+    """Read the record at *pos*: its type, its body and where the next record starts.
+
+    :returns: ``None`` if *buf* ends before the record does.
+    :raises DamagedError: if the frame or its body fails its checksum.
+    """
+    if len(buf) - pos < FRAME_SIZE:
+        return None
+    length, record_type, body_crc, head_crc = _FRAME.unpack_from(buf, pos)
+    if _crc32(memoryview(buf)[pos : pos + 9]) != head_crc:
+        raise DamagedError("record header checksum mismatch", pos)
+    if record_type not in _TYPES:
+        raise DamagedError(f"unknown record type {record_type}", pos)
+    start = pos + FRAME_SIZE
+    end = start + length
+    if end > len(buf):
+        return None
+    body = memoryview(buf)[start:end]
+    if _crc32(body) != body_crc:
+        raise DamagedError("record checksum mismatch", pos)
+    return record_type, body, end
+
+
+def classify_tail(buf: bytes | memoryview, pos: int) -> str | None:
+    """Say what the bytes of a whole file from *pos* on are, once no record reads there.
+
+    :returns: ``None`` if there are none, else why they are a torn tail (a write the
+        process did not finish): fewer bytes than the record claims, or zeros only.
+    :raises DamagedError: if they are damage rather than a torn tail.
+    """
+    rest = memoryview(buf)[pos:]
+    if not rest:
+        return None
+    if not any(rest):
+        return f"{len(rest)} zero bytes"
+    if len(rest) < FRAME_SIZE:
+        return f"{len(rest)} bytes of an unfinished record header"
+    read_frame(buf, pos)  # raises DamagedError if the frame header itself is damaged
+    (length,) = _U32.unpack_from(rest, 0)
+    return f"an unfinished record ({len(rest)} of {FRAME_SIZE + length} bytes)"
+
+
+# -- record bodies -----------------------------------------------------------------------
+
+
+def encode_pid(partition_id: str) -> bytes:
+    """A partition id in UTF-8.
+
+    :raises ValueError: if it is longer than 255 bytes.
+    """
+    return _text(partition_id, "partition id", 255)
+
+
+def encode_entry(
+    partition_id: bytes, seq: int, kind: int, partition_key: bytes | None, encoded: bytes
+) -> bytes:
+    """One accepted event, as an entry of an ``EVENTS`` record (ids and keys in UTF-8)."""
+    if partition_key is None:
+        return _ENTRY.pack(seq, len(encoded), kind, len(partition_id), _NO_KEY) + (
+            partition_id + encoded
+        )
+    return b"".join(
+        (
+            _ENTRY.pack(seq, len(encoded), kind, len(partition_id), len(partition_key)),
+            partition_id,
+            partition_key,
+            encoded,
+        )
+    )
+
+
+def encode_events(entries: list[bytes]) -> bytes:
+    """A framed ``EVENTS`` record of entries made by :func:`encode_entry`."""
+    return frame(EVENTS, b"".join(entries))
+
+
+Entry = tuple[str, int, int, "str | None", bytes]
+
+
+def decode_entries(body: memoryview) -> list[Entry]:
+    """The entries of an ``EVENTS`` record body: ``(partition id, seq, kind, key, encoded)``.
+
+    :raises DamagedError: if the body does not add up (offsets are within *body*).
+    """
+    out: list[Entry] = []
+    pos, end = 0, len(body)
+    unpack = _ENTRY.unpack_from
+    try:
+        while pos < end:
+            seq, n, kind, pid_len, key_len = unpack(body, pos)
+            pos += _ENTRY.size
+            pid = bytes(body[pos : pos + pid_len]).decode("utf-8")
+            pos += pid_len
+            key = None
+            if key_len != _NO_KEY:
+                key = bytes(body[pos : pos + key_len]).decode("utf-8")
+                pos += key_len
+            if kind > KIND_EVENT_DATA or pos + n > end:
+                raise ValueError("entry does not add up")
+            out.append((pid, seq, kind, key, bytes(body[pos : pos + n])))
+            pos += n
+    except (struct.error, ValueError) as exc:
+        raise DamagedError(f"malformed events record: {exc}", pos) from None
+    return out
+
+
+def encode_outcome(partition_id: str, generation: int, first_seq: int, end_seq: int) -> bytes:
+    """A framed ``OUTCOME`` record."""
+    pid = encode_pid(partition_id)
+    return frame(OUTCOME, _OUTCOME.pack(generation, first_seq, end_seq, len(pid)) + pid)
+
+
+def decode_outcome(body: memoryview) -> OutcomeRecord:
+    try:
+        generation, first, end, n = _OUTCOME.unpack_from(body, 0)
+        if _OUTCOME.size + n != len(body) or not first < end:
+            raise ValueError("outcome does not add up")
+        pid = bytes(body[_OUTCOME.size :]).decode("utf-8")
+    except (struct.error, ValueError) as exc:
+        raise DamagedError(f"malformed outcome record: {exc}", 0) from None
+    return OutcomeRecord(pid, generation, first, end)
+
+
+def encode_producer_state(record: ProducerStateRecord) -> bytes:
+    """A framed ``PRODUCER_STATE`` record."""
+    pid = encode_pid(record.partition_id)
+    fixed = _PRODUCER_STATE.pack(
+        record.producer_group_id, record.owner_level, record.next_sequence_number, len(pid)
+    )
+    return frame(PRODUCER_STATE, fixed + pid)
+
+
+def decode_producer_state(body: memoryview) -> ProducerStateRecord:
+    try:
+        group, owner, seq, n = _PRODUCER_STATE.unpack_from(body, 0)
+        if _PRODUCER_STATE.size + n != len(body):
+            raise ValueError("producer state does not add up")
+        pid = bytes(body[_PRODUCER_STATE.size :]).decode("utf-8")
+    except (struct.error, ValueError) as exc:
+        raise DamagedError(f"malformed producer state record: {exc}", 0) from None
+    return ProducerStateRecord(pid, group, owner, seq)
+
+
+def encode_batch_sent(record: BatchSentRecord) -> bytes:
+    """A framed ``BATCH_SENT`` record."""
+    pid = encode_pid(record.partition_id)
+    fixed = _BATCH_SENT.pack(
+        record.generation, record.first_seq, record.end_seq, record.sequence_number, len(pid)
+    )
+    return frame(BATCH_SENT, fixed + pid)
+
+
+def decode_batch_sent(body: memoryview) -> BatchSentRecord:
+    try:
+        generation, first, end, seq, n = _BATCH_SENT.unpack_from(body, 0)
+        if _BATCH_SENT.size + n != len(body) or not first < end:
+            raise ValueError("batch record does not add up")
+        pid = bytes(body[_BATCH_SENT.size :]).decode("utf-8")
+    except (struct.error, ValueError) as exc:
+        raise DamagedError(f"malformed batch record: {exc}", 0) from None
+    return BatchSentRecord(pid, generation, first, end, seq)

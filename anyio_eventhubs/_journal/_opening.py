@@ -1,0 +1,217 @@
+"""Opening a journal directory: its lock, and one checking pass over its segments.
+
+The pass learns, per segment, the partitions and sequence numbers of its events, and
+which events have their outcome; it keeps no event. A torn last record is cut off; a
+damaged segment is an error, or moved aside (``quarantine``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from pathlib import Path
+
+from . import _format as fmt
+from ._errors import (
+    JournalCorruptError,
+    JournalError,
+    JournalLockedError,
+    JournalMismatchError,
+    describe_os_error,
+)
+from ._ranges import RangeSet
+from ._scan import SegmentScan, TornTail
+from ._segments import Segment, segment_number
+
+__all__ = ["Loader", "lock_directory", "logger"]
+
+logger = logging.getLogger("anyio_eventhubs.journal")
+
+
+def lock_directory(directory: Path) -> int:
+    """Create *directory* if needed and take its lock; return the lock's descriptor.
+
+    :raises JournalLockedError: if another open journal (any process) holds it.
+    :raises OSError: if the directory or the lock file cannot be created.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    lock_path = directory / "lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+        os.close(fd)
+        who = f"process {holder}" if holder else "another process"
+        raise JournalLockedError(
+            f"the journal {directory} is in use by another producer ({who} holds "
+            f"{lock_path}); one journal serves one producer at a time",
+            directory,
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+class Loader:
+    """Reads the segments of a locked journal directory once, in order."""
+
+    def __init__(self, directory: Path, namespace: str, eventhub_name: str) -> None:
+        self.directory = directory
+        self.namespace = namespace
+        self.eventhub_name = eventhub_name
+        self.segments: list[Segment] = []
+        self.resolved: dict[tuple[int, str], RangeSet] = {}
+        self.torn_tails: list[TornTail] = []
+        self.quarantined: list[Path] = []
+        #: the segment number after the highest one found
+        self.next_number = 1
+        self._last: dict[tuple[int, str], int] = {}
+
+    def resolved_set(self, generation: int, partition_id: str) -> RangeSet:
+        key = (generation, partition_id)
+        found = self.resolved.get(key)
+        if found is None:
+            found = self.resolved[key] = RangeSet()
+        return found
+
+    def load(self, quarantine: bool) -> None:
+        """Read every segment.
+
+        :raises JournalError: see :meth:`JournalStore.open`.
+        """
+        path = self.directory
+        try:
+            for stale in path.glob("*.tmp"):
+                stale.unlink()
+            names = sorted(
+                (n, p) for p in path.iterdir() if (n := segment_number(p.name)) is not None
+            )
+        except OSError as exc:
+            raise JournalError(
+                f"cannot read the journal {path}: {describe_os_error(exc)}", path
+            ) from exc
+        for index, (number, seg_path) in enumerate(names):
+            segment = self._load(seg_path, number, index == len(names) - 1, quarantine)
+            if segment is not None:
+                self.segments.append(segment)
+        if names:
+            self.next_number = names[-1][0] + 1
+
+    def _load(self, path: Path, number: int, last: bool, quarantine: bool) -> Segment | None:
+        scan = SegmentScan(path)
+        segment = Segment(path, number, 0)
+        saved = dict(self._last)
+        try:
+            for offset, record_type, body in scan:
+                if not segment.generation:
+                    self._check_header(scan, segment)
+                if record_type == fmt.EVENTS:
+                    self._load_events(segment, offset, body)
+                elif record_type == fmt.OUTCOME:
+                    try:
+                        o = fmt.decode_outcome(body)
+                    except fmt.DamagedError as exc:
+                        raise JournalCorruptError(exc.reason, path, offset) from None
+                    self.resolved_set(o.generation, o.partition_id).add(o.first_seq, o.end_seq)
+            if scan.header is not None and not segment.generation:
+                self._check_header(scan, segment)
+            if scan.tail is not None and not last:
+                raise JournalCorruptError(
+                    f"damaged journal: {scan.tail.reason} before the last segment",
+                    path,
+                    scan.tail.offset,
+                )
+        except JournalCorruptError as exc:
+            if not quarantine:
+                raise
+            self._last = saved
+            sound = scan.header is not None and exc.offset >= scan.end
+            return self._quarantine(path, number, exc.offset, scan.end if sound else 0)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot read the journal {path}: {describe_os_error(exc)}", path
+            ) from exc
+        if scan.tail is not None:
+            self._drop_tail(scan.tail, scan.end if scan.header is not None else 0)
+            if scan.header is None:
+                return None
+        segment.size = scan.end
+        return segment
+
+    def _check_header(self, scan: SegmentScan, segment: Segment) -> None:
+        header = scan.header
+        assert header is not None
+        if header.namespace != self.namespace or header.eventhub_name != self.eventhub_name:
+            raise JournalMismatchError(
+                f"the journal {self.directory} holds events for Event Hub "
+                f"{header.eventhub_name!r} in namespace {header.namespace!r}, not for "
+                f"{self.eventhub_name!r} in {self.namespace!r}",
+                segment.path,
+            )
+        if header.segment != segment.number or header.generation < 1:
+            raise JournalCorruptError(
+                f"segment header says segment {header.segment}, generation {header.generation}",
+                segment.path,
+                0,
+            )
+        segment.generation = header.generation
+
+    def _load_events(self, segment: Segment, offset: int, body: memoryview) -> None:
+        try:
+            entries = fmt.decode_entries(body)
+        except fmt.DamagedError as exc:
+            raise JournalCorruptError(exc.reason, segment.path, offset) from None
+        gen = segment.generation
+        last = self._last
+        for pid, seq, _kind, _key, _encoded in entries:
+            previous = last.get((gen, pid), -1)
+            if seq <= previous or not segment.note(pid, seq):
+                raise JournalCorruptError(
+                    f"partition {pid!r} sequence number {seq} out of order", segment.path, offset
+                )
+            if seq > previous + 1:  # a gap: numbers adopted or never written
+                self.resolved_set(gen, pid).add(previous + 1, seq)
+            last[gen, pid] = seq
+
+    def _drop_tail(self, tail: TornTail, keep: int) -> None:
+        logger.warning(
+            "journal %s: dropped a torn last record at byte offset %d (%s); the write it "
+            "belonged to never returned, so its events were never accepted",
+            tail.path,
+            tail.offset,
+            tail.reason,
+        )
+        self.torn_tails.append(tail)
+        if keep:
+            os.truncate(tail.path, keep)
+        else:
+            tail.path.unlink()
+
+    def _quarantine(self, path: Path, number: int, offset: int, keep: int) -> Segment | None:
+        """Move *path* into ``quarantine/``; put back its first *keep* bytes (the records
+        before the damage at *offset*) and read them again."""
+        aside = self.directory / "quarantine"
+        aside.mkdir(exist_ok=True)
+        target = aside / f"{path.name}.damaged-at-{offset}"
+        os.replace(path, target)
+        self.quarantined.append(target)
+        logger.error(
+            "journal %s: damaged at byte offset %d; moved it to %s and kept the %d bytes "
+            "before the damage: the events after it are lost",
+            path,
+            offset,
+            target,
+            keep,
+        )
+        if keep == 0:
+            return None
+        tmp = path.with_suffix(".tmp")
+        with target.open("rb") as src, tmp.open("wb") as dst:
+            dst.write(src.read(keep))
+        os.replace(tmp, path)
+        return self._load(path, number, False, False)

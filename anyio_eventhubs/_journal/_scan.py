@@ -1,0 +1,167 @@
+"""Reading one segment file, record by record, with bounded memory; and a recovered event.
+
+The file is read in chunks of :data:`CHUNK` bytes and cut into records by the pure
+``_format`` functions; offsets in errors are offsets in the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+from . import _format as fmt
+from ._errors import JournalCorruptError, JournalVersionError
+
+if TYPE_CHECKING:
+    from azure.eventhub import EventData
+
+__all__ = ["CHUNK", "JournaledEvent", "SegmentScan", "TornTail"]
+
+#: bytes read at a time while scanning a segment
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class TornTail:
+    """An unfinished last record, dropped when the journal was opened.
+
+    The write was cut short by the death of the process, so the call that made it never
+    returned: those events were never accepted.
+    """
+
+    path: Path
+    offset: int
+    length: int
+    reason: str
+
+
+class JournaledEvent:
+    """An accepted event read back from the journal, still without an outcome.
+
+    :ivar partition_id: the partition it was routed to.
+    :ivar generation: the opening of the journal that accepted it.
+    :ivar seq: its acceptance number in that partition and generation.
+    :ivar kind: what ``queue_for_send`` was given (``KIND_BYTES``, ``KIND_STR`` or
+        ``KIND_EVENT_DATA``).
+    :ivar partition_key: the key it was queued with, if any.
+    :ivar encoded: the AMQP message, exactly as it was accepted (ready to send).
+    """
+
+    __slots__ = ("encoded", "generation", "kind", "partition_id", "partition_key", "seq")
+
+    def __init__(
+        self,
+        partition_id: str,
+        generation: int,
+        seq: int,
+        kind: int,
+        partition_key: str | None,
+        encoded: bytes,
+    ) -> None:
+        self.partition_id = partition_id
+        self.generation = generation
+        self.seq = seq
+        self.kind = kind
+        self.partition_key = partition_key
+        self.encoded = encoded
+
+    def __repr__(self) -> str:
+        return (
+            f"<JournaledEvent partition={self.partition_id!r} generation={self.generation} "
+            f"seq={self.seq} kind={self.kind} size={len(self.encoded)}>"
+        )
+
+    def event_data(self) -> EventData:
+        """The event as an ``EventData``, as a consumer would see it: body, properties,
+        system properties and partition key (property names and string values as
+        ``bytes``, as a consumer gets them)."""
+        from .._codec import decode_message
+
+        event: EventData = decode_message(self.encoded)
+        return event
+
+    def original(self) -> EventData | bytes | str:
+        """The event as it was queued when that was ``bytes`` or ``str``; else
+        :meth:`event_data`."""
+        if self.kind == fmt.KIND_EVENT_DATA:
+            return self.event_data()
+        body = b"".join(cast("Iterable[bytes]", self.event_data().body))
+        return body.decode("utf-8") if self.kind == fmt.KIND_STR else body
+
+
+class SegmentScan:
+    """Iterates the records of one segment file: ``(offset, type, body)``.
+
+    After the iteration, :attr:`tail` says what followed the last whole record (a torn
+    tail, or ``None``) and :attr:`end` where that last whole record ended.
+
+    :raises ~anyio_eventhubs._journal.JournalCorruptError: damage (not a torn tail).
+    :raises ~anyio_eventhubs._journal.JournalVersionError: another format version.
+    :raises OSError: if the file cannot be read.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.header: fmt.SegmentHeader | None = None
+        self.tail: TornTail | None = None
+        #: where the records that were read end (the file is sound up to here)
+        self.end = 0
+
+    def _corrupt(self, exc: fmt.DamagedError, base: int) -> JournalCorruptError:
+        return JournalCorruptError(f"damaged journal: {exc.reason}", self.path, base + exc.offset)
+
+    def _classify(self, data: bytes, pos: int, base: int, file: BinaryIO) -> None:
+        rest = data[pos:] + file.read()
+        try:
+            reason = fmt.classify_tail(rest, 0)
+        except fmt.DamagedError as exc:
+            raise self._corrupt(exc, base + pos) from None
+        if reason is not None:
+            self.tail = TornTail(self.path, base + pos, len(rest), reason)
+
+    def __iter__(self) -> Iterator[tuple[int, int, memoryview]]:
+        with self.path.open("rb") as file:
+            data = file.read(CHUNK)
+            while True:
+                try:
+                    decoded = fmt.decode_header(data)
+                except fmt.UnsupportedVersionError as exc:
+                    raise JournalVersionError(
+                        f"the journal segment {self.path} is in format version "
+                        f"{exc.version}; this version of anyio-eventhubs reads version "
+                        f"{fmt.FORMAT_VERSION} (was it written by a newer version?)",
+                        self.path,
+                    ) from None
+                except fmt.DamagedError as exc:
+                    raise self._corrupt(exc, 0) from None
+                if decoded is not None:
+                    break
+                more = file.read(CHUNK)
+                if not more:  # a header cut short: the file was being created
+                    self.tail = TornTail(self.path, 0, len(data), "an unfinished header")
+                    return
+                data += more
+            self.header, pos = decoded
+            self.end = base = 0
+            self.end = pos
+            while True:
+                try:
+                    record = fmt.read_frame(data, pos)
+                except fmt.DamagedError:
+                    self._classify(data, pos, base, file)
+                    return
+                if record is None:
+                    more = file.read(CHUNK)
+                    if not more:
+                        self._classify(data, pos, base, file)
+                        return
+                    data = data[pos:] + more
+                    base += pos
+                    pos = 0
+                    continue
+                record_type, body, next_pos = record
+                yield base + pos, record_type, body
+                pos = next_pos
+                self.end = base + pos

@@ -1,0 +1,444 @@
+"""The journal's segment store: append-only files in a locked directory.
+
+Plain synchronous file I/O, no anyio: call it from one thread at a time (the event
+loop's, or one worker thread). What it promises:
+
+- :meth:`JournalStore.append_events` returns once its events are written (and, with
+  ``durability="always"``, on disk); if it raises, none of them was written.
+- An event is *unresolved* until :meth:`~JournalStore.append_outcome` covers it.
+  :meth:`~JournalStore.recover` streams the unresolved events of earlier openings, in
+  their original order per partition.
+- A segment whose events all have their outcome is deleted (the outcomes it held that
+  still matter are first written again to the active segment).
+
+Each opening is a new *generation*: sequence numbers are per partition and generation.
+An event of an earlier generation that the producer accepts again (:meth:`adopt`) is not
+written again; its outcome is recorded against its first identity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from .._events import QueuedEvent
+from . import _format as fmt
+from ._errors import JournalCorruptError, JournalError, describe_os_error
+from ._opening import Loader, lock_directory
+from ._ranges import RangeSet
+from ._scan import JournaledEvent, SegmentScan, TornTail
+from ._segments import Segment, kind_of
+from ._writer import Durability, SegmentWriter, header_factory
+
+__all__ = ["DEFAULT_SEGMENT_SIZE", "Durability", "JournalStore"]
+
+DEFAULT_SEGMENT_SIZE = 16 << 20
+_DURABILITIES = ("buffered", "interval", "always")
+
+
+class JournalStore:
+    """A crash-safe journal of accepted events, in a directory of its own.
+
+    Open one with :meth:`open`; close it with :meth:`close`. Not thread-safe: call it
+    from one thread at a time.
+
+    :ivar generation: this opening's generation number.
+    :ivar torn_tails: unfinished records dropped at opening (logged as warnings).
+    :ivar quarantined: damaged files moved aside at opening (``quarantine_damaged``).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        loader: Loader,
+        writer: SegmentWriter,
+        generation: int,
+        segment_size: int,
+        lock_fd: int,
+    ) -> None:
+        self.directory = directory
+        self.generation = generation
+        self.segment_size = segment_size
+        self.torn_tails: list[TornTail] = loader.torn_tails
+        self.quarantined: list[Path] = loader.quarantined
+        self._writer = writer
+        self._lock_fd = lock_fd
+        self._segments: list[Segment] = list(loader.segments)
+        self._old: list[Segment] = list(loader.segments)  # earlier generations' segments
+        self._resolved: dict[tuple[int, str], RangeSet] = loader.resolved
+        self._last_seq: dict[str, int] = {}
+        self._adopted: dict[str, list[list[int]]] = {}  # [new_start, new_end, gen, origin]
+        self._pid_bytes: dict[str, bytes] = {}
+        self._recovering = False
+        self.closed = False
+
+    @property
+    def durability(self) -> Durability:
+        return self._writer.durability
+
+    @classmethod
+    def open(
+        cls,
+        directory: str | os.PathLike[str],
+        *,
+        namespace: str,
+        eventhub_name: str,
+        durability: Durability = "buffered",
+        fsync_interval: float = 1.0,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+        quarantine_damaged: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> JournalStore:
+        """Open (or create) the journal in *directory* and lock it.
+
+        Reads every segment once to check it and to learn which events are resolved
+        (the events themselves are not kept: :meth:`recover` reads them again). A torn
+        last record is dropped, logged and listed in :attr:`torn_tails`.
+
+        :param durability: ``"buffered"`` (the default): appends are written to the
+            operating system, which survives the death of the process but not a power
+            loss. ``"interval"``: also ``fdatasync`` at most every *fsync_interval*
+            seconds, at an append (or :meth:`sync_if_due`). ``"always"``: ``fdatasync``
+            before each :meth:`append_events` returns.
+        :param segment_size: bytes after which a new segment file is started.
+        :param quarantine_damaged: move damaged segments into ``quarantine/`` (keeping
+            their sound first part) instead of raising :class:`JournalCorruptError`.
+            Events after the damage are lost, and outcomes after it may be forgotten
+            (those events are published again).
+        :raises JournalLockedError: if another producer holds the journal.
+        :raises JournalMismatchError: if it was written for another namespace or hub.
+        :raises JournalVersionError: if it was written in a newer format version.
+        :raises JournalCorruptError: if a record other than the last is damaged.
+        :raises JournalError: if the directory cannot be created, read or written.
+        """
+        if durability not in _DURABILITIES:
+            raise ValueError(f"durability must be one of {_DURABILITIES}, got {durability!r}")
+        if not fsync_interval > 0:
+            raise ValueError(f"fsync_interval must be > 0 seconds, got {fsync_interval!r}")
+        if segment_size < 4096:
+            raise ValueError(f"segment_size must be >= 4096 bytes, got {segment_size!r}")
+        directory = Path(directory)
+        try:
+            lock_fd = lock_directory(directory)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot open the journal {directory}: {describe_os_error(exc)}", directory
+            ) from exc
+        writer = None
+        try:
+            loader = Loader(directory, namespace, eventhub_name)
+            loader.load(quarantine_damaged)
+            generation = max((s.generation for s in loader.segments), default=0) + 1
+            writer = SegmentWriter(
+                directory,
+                header_factory(generation, namespace, eventhub_name),
+                durability,
+                fsync_interval,
+                clock,
+            )
+            store = cls(directory, loader, writer, generation, segment_size, lock_fd)
+            store._segments.append(writer.start(loader.next_number, generation))
+            store._reclaim()
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            os.close(lock_fd)
+            raise
+        return store
+
+    # -- writing ---------------------------------------------------------------------
+
+    def append_events(self, events: Iterable[tuple[str, QueuedEvent, str | None]]) -> None:
+        """Journal accepted events: ``(partition id, queued event, partition key)``.
+
+        Returns once they are written (with ``durability="always"``, once they are on
+        disk). All or nothing: if it raises, none of them was written. Sequence numbers
+        (``QueuedEvent.seq``) must increase per partition across calls and :meth:`adopt`.
+
+        :raises JournalWriteError: if writing failed (disk full, permission): the events
+            were not journaled, so they must not be accepted.
+        :raises ValueError: if a sequence number does not increase.
+        """
+        last = dict(self._last_seq)
+        firsts: dict[str, int] = {}
+        gaps: list[tuple[str, int, int]] = []
+        pieces = []
+        pid_bytes = self._pid_bytes
+        for pid, queued, key in events:
+            seq = queued.seq
+            previous = last.get(pid, -1)
+            if seq != previous + 1:
+                if seq <= previous:
+                    raise ValueError(f"partition {pid!r}: sequence number {seq} does not increase")
+                gaps.append((pid, previous + 1, seq))
+            last[pid] = seq
+            if pid not in firsts:
+                firsts[pid] = seq
+            raw_pid = pid_bytes.get(pid)
+            if raw_pid is None:
+                raw_pid = pid_bytes[pid] = fmt.encode_pid(pid)
+            raw_key = None if key is None else key.encode("utf-8")
+            pieces.append(
+                fmt.encode_entry(raw_pid, seq, kind_of(queued.event), raw_key, queued.encoded)
+            )
+        if not pieces:
+            return
+        data = fmt.encode_events(pieces)
+        writer = self._writer
+        active = writer.active
+        if (
+            active is not None
+            and active.size + len(data) > self.segment_size
+            and active.size > writer.header_size
+        ):
+            self._segments.append(writer.roll())
+        writer.append(data, f"{len(pieces)} events")
+        active = writer.active
+        assert active is not None
+        for pid, first, end in gaps:  # numbers adopted or never written: nothing to wait for
+            self._resolved_set(self.generation, pid).add(first, end)
+        ranges = active.ranges
+        for pid, first in firsts.items():
+            span = ranges.get(pid)
+            if span is None:
+                ranges[pid] = [first, last[pid] + 1]
+            else:
+                span[1] = last[pid] + 1
+        self._last_seq = last
+        writer.after_append()
+
+    def sync(self) -> None:
+        """``fdatasync`` what was written, whatever the durability.
+
+        :raises JournalWriteError: if the disk reports an error.
+        """
+        self._writer.sync()
+
+    def sync_if_due(self) -> None:
+        """With ``durability="interval"``: sync if ``fsync_interval`` seconds have passed
+        since the last sync. Call it now and then to bound how long an append stays
+        unsynced when no further appends come."""
+        self._writer.sync_if_due()
+
+    def _resolved_set(self, generation: int, partition_id: str) -> RangeSet:
+        key = (generation, partition_id)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = RangeSet()
+        return found
+
+    # -- outcomes and space ------------------------------------------------------------
+
+    def adopt(self, partition_id: str, seq: int, event: JournaledEvent) -> None:
+        """Say that the producer accepted the recovered *event* again, as number *seq*
+        of *partition_id* in this generation.
+
+        Nothing is written: when an outcome covers *seq*, it is recorded against the
+        event's first identity. *seq* counts in the same order as :meth:`append_events`.
+
+        :raises ValueError: if *seq* does not increase, or the partition is not the event's.
+        """
+        if partition_id != event.partition_id:
+            raise ValueError(
+                f"a recovered event of partition {event.partition_id!r} cannot be adopted "
+                f"by partition {partition_id!r}"
+            )
+        previous = self._last_seq.get(partition_id, -1)
+        if seq <= previous:
+            raise ValueError(f"partition {partition_id!r}: sequence number {seq} does not increase")
+        self._resolved_set(self.generation, partition_id).add(previous + 1, seq + 1)
+        self._last_seq[partition_id] = seq
+        runs = self._adopted.setdefault(partition_id, [])
+        if runs:
+            run = runs[-1]
+            if run[1] == seq and run[2] == event.generation and run[3] + seq - run[0] == event.seq:
+                run[1] += 1
+                return
+        runs.append([seq, seq + 1, event.generation, event.seq])
+
+    def append_outcome(self, partition_id: str, first_seq: int, end_seq: int) -> None:
+        """Record that events ``first_seq`` to ``end_seq - 1`` of *partition_id* (this
+        generation's numbers, adopted ones included) have their outcome.
+
+        Written, not synced: a power loss may forget it (those events are then published
+        again). Segments whose events all have their outcome are deleted.
+
+        :raises JournalWriteError: if it could not be written (it is still known for as
+            long as this store is open).
+        """
+        if not first_seq < end_seq:
+            raise ValueError(f"empty outcome range [{first_seq}, {end_seq})")
+        gen = self.generation
+        self._resolved_set(gen, partition_id).add(first_seq, end_seq)
+        touched = [(gen, partition_id, first_seq, end_seq)]
+        runs = self._adopted.get(partition_id)
+        if runs:
+            kept: list[list[int]] = []
+            for run in runs:
+                start, end, origin_gen, origin = run
+                lo, hi = max(start, first_seq), min(end, end_seq)
+                if lo >= hi:
+                    kept.append(run)
+                    continue
+                first, last = origin + lo - start, origin + hi - start
+                self._resolved_set(origin_gen, partition_id).add(first, last)
+                touched.append((origin_gen, partition_id, first, last))
+                if start < lo:
+                    kept.append([start, lo, origin_gen, origin])
+                if hi < end:
+                    kept.append([hi, end, origin_gen, origin + hi - start])
+            if kept:
+                self._adopted[partition_id] = kept
+            else:
+                del self._adopted[partition_id]
+        try:
+            self._writer.append(
+                b"".join(fmt.encode_outcome(pid, g, a, b) for g, pid, a, b in touched),
+                "the outcome",
+            )
+        finally:
+            self._reclaim(touched)
+
+    def _reclaim(self, touched: list[tuple[int, str, int, int]] | None = None) -> None:
+        """Delete the segments whose events all have their outcome (after writing again
+        the outcomes that still matter), and roll a large resolved active segment."""
+        resolved = self._resolved
+        writer = self._writer
+        active = writer.active
+
+        def affected(segment: Segment) -> bool:
+            if touched is None:
+                return True
+            for gen, pid, first, end in touched:
+                span = segment.ranges.get(pid)
+                if gen == segment.generation and span is not None and first < span[1]:
+                    return end > span[0]
+            return False
+
+        dead = [
+            s for s in self._segments if s is not active and affected(s) and s.resolved(resolved)
+        ]
+        if (
+            active is not None
+            and active.size >= self.segment_size // 4
+            and active.ranges
+            and active.resolved(resolved)
+        ):
+            self._segments.append(writer.roll())
+            dead.append(active)
+        if not dead:
+            return
+        survivors = [s for s in self._segments if s not in dead]
+        spans: dict[tuple[int, str], list[int]] = {}
+        for s in survivors:
+            for pid, (first, end) in s.ranges.items():
+                span = spans.setdefault((s.generation, pid), [first, end])
+                span[0], span[1] = min(span[0], first), max(span[1], end)
+        carried = [
+            fmt.encode_outcome(pid, gen, a, b)
+            for (gen, pid), (lo, hi) in spans.items()
+            if (done := resolved.get((gen, pid))) is not None
+            for a, b in done.clipped(lo, hi)
+        ]
+        if carried:
+            writer.append(b"".join(carried), "outcomes carried forward")
+        if writer.durability != "buffered":
+            writer.sync()
+        for s in dead:
+            with contextlib.suppress(FileNotFoundError):
+                s.path.unlink()
+            self._segments.remove(s)
+        for key, done in list(resolved.items()):
+            kept = spans.get(key)
+            if kept is not None:
+                done.discard_below(kept[0])
+            elif key[0] != self.generation:
+                del resolved[key]
+            else:
+                done.discard_below(self._last_seq.get(key[1], -1) + 1)
+
+    # -- recovery ----------------------------------------------------------------------
+
+    def recover(self) -> Iterator[JournaledEvent]:
+        """Stream the events of earlier generations that have no outcome, in their
+        original order per partition (and in journal order overall).
+
+        Reads the segments again, one chunk at a time: memory stays flat however large
+        the journal. Call it once per store; :meth:`adopt` what it yields.
+
+        :raises RuntimeError: if called a second time.
+        :raises JournalCorruptError: if a segment was damaged since it was opened.
+        """
+        if self._recovering:
+            raise RuntimeError("recover() can be called only once per opening of a journal")
+        self._recovering = True
+        return self._recover()
+
+    def _recover(self) -> Iterator[JournaledEvent]:
+        for segment in self._old:
+            if segment not in self._segments:
+                continue  # deleted: all its events have their outcome
+            gen = segment.generation
+            try:
+                for offset, record_type, body in SegmentScan(segment.path):
+                    if record_type != fmt.EVENTS:
+                        continue
+                    try:
+                        entries = fmt.decode_entries(body)
+                    except fmt.DamagedError as exc:
+                        raise JournalCorruptError(exc.reason, segment.path, offset) from None
+                    for pid, seq, kind, key, encoded in entries:
+                        done = self._resolved.get((gen, pid))
+                        if done is None or seq not in done:
+                            yield JournaledEvent(pid, gen, seq, kind, key, encoded)
+            except FileNotFoundError:
+                continue  # deleted while we read: all its events have their outcome
+
+    # -- closing -----------------------------------------------------------------------
+
+    @property
+    def segment_count(self) -> int:
+        return len(self._segments)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of segment files (the sound parts)."""
+        return sum(s.size for s in self._segments)
+
+    @property
+    def empty(self) -> bool:
+        """Whether every event journaled has its outcome."""
+        return all(s.resolved(self._resolved) for s in self._segments)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (
+            f"<JournalStore {state} {str(self.directory)!r} generation={self.generation} "
+            f"segments={len(self._segments)} bytes={self.size_bytes} "
+            f"durability={self.durability!r}>"
+        )
+
+    def close(self) -> None:
+        """Close the journal and release its lock. Idempotent.
+
+        If every event has its outcome, the segment files are deleted; otherwise what
+        was written is synced (unless ``durability="buffered"``).
+        """
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.empty:
+                for s in self._segments:
+                    with contextlib.suppress(FileNotFoundError):
+                        s.path.unlink()
+                self._segments.clear()
+            elif self.durability != "buffered" and self._writer.broken is None:
+                self._writer.sync()
+        finally:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)

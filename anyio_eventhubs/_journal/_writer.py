@@ -1,0 +1,173 @@
+"""Appending to the active segment file, with the chosen durability.
+
+A write is all or nothing: if it fails part-way (disk full), the file is cut back to
+where it was, so the failed record never becomes damage in the middle of the journal.
+If even that fails, the writer refuses every later write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from . import _format as fmt
+from ._errors import JournalError, JournalWriteError, describe_os_error
+from ._segments import Segment, segment_name
+
+__all__ = ["Durability", "SegmentWriter"]
+
+Durability = Literal["buffered", "interval", "always"]
+_fdatasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class SegmentWriter:
+    """Owns the active segment's file descriptor."""
+
+    def __init__(
+        self,
+        directory: Path,
+        header: Callable[[int], bytes],
+        durability: Durability,
+        fsync_interval: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.directory = directory
+        self._header = header
+        self.durability = durability
+        self.fsync_interval = fsync_interval
+        self._clock = clock
+        self.active: Segment | None = None
+        self.header_size = 0
+        self._fd = -1
+        self._unsynced = False
+        self._last_sync = clock()
+        self.broken: OSError | None = None
+
+    def start(self, number: int, generation: int) -> Segment:
+        """Create segment *number* and make it the active one (its header is written to
+        a temporary name, synced unless ``buffered``, then renamed)."""
+        path = self.directory / segment_name(number)
+        tmp = path.with_suffix(".tmp")
+        header = self._header(number)
+        fd = -1
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            _write_all(fd, header)
+            if self.durability != "buffered":
+                _fdatasync(fd)
+            os.replace(tmp, path)
+            if self.durability != "buffered":
+                dir_fd = os.open(self.directory, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+        except OSError as exc:
+            if fd >= 0:
+                os.close(fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise JournalWriteError(
+                f"cannot create a journal segment in {self.directory}: {describe_os_error(exc)}",
+                self.directory,
+                exc.errno,
+            ) from exc
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = fd
+        self.header_size = len(header)
+        self.active = Segment(path, number, generation, len(header))
+        return self.active
+
+    def roll(self) -> Segment:
+        """Start the next segment (the current one is first synced, unless ``buffered``)."""
+        active = self.active
+        assert active is not None
+        if self.durability != "buffered":
+            self.sync()
+        return self.start(active.number + 1, active.generation)
+
+    def append(self, data: bytes, what: str) -> None:
+        """Write *data* at the end of the active segment: all of it, or none of it.
+
+        :param what: what *data* is, for the error message.
+        :raises JournalWriteError: if it could not be written.
+        """
+        if self.broken is not None:
+            raise JournalWriteError(
+                f"the journal {self.directory} is unusable since a write failed and could "
+                f"not be undone ({describe_os_error(self.broken)}); {what} not written",
+                self.directory,
+                self.broken.errno,
+            )
+        active = self.active
+        if active is None:
+            raise JournalError(f"the journal {self.directory} is closed", self.directory)
+        try:
+            _write_all(self._fd, data)
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, active.size)
+                os.lseek(self._fd, active.size, os.SEEK_SET)
+            except OSError:
+                self.broken = exc
+            raise JournalWriteError(
+                f"cannot write to the journal {active.path}: {describe_os_error(exc)}; "
+                f"{what} not written",
+                active.path,
+                exc.errno,
+            ) from exc
+        active.size += len(data)
+        self._unsynced = True
+
+    def after_append(self) -> None:
+        """Sync as the durability says, after an append of events."""
+        if self.durability == "always":
+            self.sync()
+        elif self.durability == "interval":
+            self.sync_if_due()
+
+    def sync(self) -> None:
+        """``fdatasync`` what was written, whatever the durability.
+
+        :raises JournalWriteError: if the disk reports an error.
+        """
+        if self._fd < 0 or not self._unsynced:
+            return
+        try:
+            _fdatasync(self._fd)
+        except OSError as exc:
+            raise JournalWriteError(
+                f"cannot flush the journal {self.directory} to disk: {describe_os_error(exc)}",
+                self.directory,
+                exc.errno,
+            ) from exc
+        self._unsynced = False
+        self._last_sync = self._clock()
+
+    def sync_if_due(self) -> None:
+        """With ``durability="interval"``: :meth:`sync` if ``fsync_interval`` seconds
+        have passed since the last one."""
+        if self.durability == "interval" and self._clock() - self._last_sync >= self.fsync_interval:
+            self.sync()
+
+    def close(self) -> None:
+        self.active = None
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = -1
+
+
+def header_factory(generation: int, namespace: str, eventhub_name: str) -> Callable[[int], bytes]:
+    """What :class:`SegmentWriter` writes at the start of segment ``number``."""
+    return lambda number: fmt.encode_header(generation, number, namespace, eventhub_name)
