@@ -18,6 +18,7 @@ from anyio_eventhubs.testing.emulator import (
 )
 from anyio_eventhubs.testing.emulator._codec import Described, Symbol, encode_value
 from anyio_eventhubs.testing.emulator._idempotent import (
+    RECENT_BATCHES,
     AttachRefused,
     AttachSniffer,
     ProducerRegistry,
@@ -107,6 +108,96 @@ def test_a_higher_epoch_steals_the_producer() -> None:
     with pytest.raises(AttachRefused) as refused:
         registry.attach("hub", "0", {PRODUCER_ID: old.producer_id, PRODUCER_EPOCH: 0})
     assert refused.value.condition == PRODUCER_EPOCH_STOLEN
+
+
+def _claim(producer_id: int, epoch: int | None, sequence: int | None) -> dict[str, object]:
+    return {PRODUCER_ID: producer_id, PRODUCER_EPOCH: epoch, PRODUCER_SEQUENCE_NUMBER: sequence}
+
+
+def test_a_stale_claim_is_echoed_but_not_adopted() -> None:
+    # the .NET, JavaScript and azure-eventhub 5.4.0b1 live tests: a lower number claimed on
+    # re-attach at the same epoch is attached, and the next batch after it is refused
+    registry = ProducerRegistry()
+    link, _ = registry.attach("hub", "0", {})
+    pid = link.producer_id
+    for first, count in ((1, 5), (6, 3)):
+        verdict = registry.check(link, _events(pid, 0, first, count))
+        registry.stored(link, verdict.last)
+    again, reported = registry.attach("hub", "0", _claim(pid, 0, 5))
+    assert (again, reported) == (link, 5)  # echoed
+    continuing = registry.check(again, _events(pid, 0, 6, 1))  # after the claim, not a re-send
+    assert (continuing.action, continuing.condition) == ("reject", OUT_OF_ORDER_SEQUENCE)
+    assert "9 was expected" in continuing.description
+    assert registry.check(again, _events(pid, 0, 6, 3)).action == "duplicate"  # a re-send
+    assert registry.check(again, _events(pid, 0, 9, 1)).action == "store"  # the record's next
+    _, reported = registry.attach("hub", "0", _claim(pid, 0, None))
+    assert reported == 8  # without a claim: the service's own number
+
+
+def test_a_claim_ahead_of_the_record_is_echoed_and_its_gap_refused() -> None:
+    registry = ProducerRegistry()
+    link, _ = registry.attach("hub", "0", {})
+    registry.stored(link, registry.check(link, _events(link.producer_id, 0, 1, 2)).last)
+    _, reported = registry.attach("hub", "0", _claim(link.producer_id, 0, 10))
+    assert reported == 10
+    gap = registry.check(link, _events(link.producer_id, 0, 11, 1))
+    assert (gap.condition, "3 was expected" in gap.description) == (OUT_OF_ORDER_SEQUENCE, True)
+
+
+def test_only_an_exact_re_send_of_a_recent_batch_is_a_duplicate() -> None:
+    registry = ProducerRegistry()
+    link, _ = registry.attach("hub", "0", {})
+    pid = link.producer_id
+    for n in range(RECENT_BATCHES + 1):  # batches of two: 1-2, 3-4, ...
+        registry.stored(link, registry.check(link, _events(pid, 0, 1 + 2 * n, 2)).last)
+    assert registry.check(link, _events(pid, 0, 3, 2)).action == "duplicate"  # 5th latest
+    oldest = registry.check(link, _events(pid, 0, 1, 2))  # 6th latest: forgotten
+    assert oldest.condition == OUT_OF_ORDER_SEQUENCE
+    part = registry.check(link, _events(pid, 0, 4, 1))  # half of a stored batch
+    assert part.condition == OUT_OF_ORDER_SEQUENCE
+
+
+def test_a_new_producer_or_epoch_may_start_at_the_reported_number_or_the_next() -> None:
+    # azure-eventhub 5.4.0b1 numbers its first event with the reported number, .NET and
+    # JavaScript with the one after it; the service took both
+    for first in (0, 1):
+        registry = ProducerRegistry()
+        link, reported = registry.attach("hub", "0", {})
+        assert (reported, registry.check(link, _events(link.producer_id, 0, first, 1)).action) == (
+            0,
+            "store",
+        )
+    registry = ProducerRegistry()
+    link, _ = registry.attach("hub", "0", {})
+    assert registry.check(link, _events(link.producer_id, 0, 2, 1)).condition == (
+        OUT_OF_ORDER_SEQUENCE
+    )
+    registry.stored(link, registry.check(link, _events(link.producer_id, 0, 1, 3)).last)
+    # a higher epoch starts a fresh sequence, at its claim if it makes one
+    bumped, reported = registry.attach("hub", "0", _claim(link.producer_id, 1, None))
+    assert (bumped.epoch, reported) == (1, 0)
+    assert registry.check(bumped, _events(link.producer_id, 1, 0, 2)).action == "store"
+    claimed, reported = registry.attach("hub", "0", _claim(link.producer_id, 2, 40))
+    assert (claimed.epoch, reported) == (2, 40)
+    assert registry.check(claimed, _events(link.producer_id, 2, 41, 1)).action == "store"
+
+
+def test_attaches_the_service_refuses() -> None:
+    registry = ProducerRegistry()
+    link, _ = registry.attach("hub", "0", {PRODUCER_EPOCH: 1})  # partial: the id is assigned
+    assert link.epoch == 1
+    with pytest.raises(AttachRefused) as unassigned:  # azure-eventhub 5.4.0b1's live test
+        registry.attach("hub", "0", _claim(link.producer_id + 100, 100, 100))
+    assert unassigned.value.condition == "amqp:not-allowed"
+    with pytest.raises(AttachRefused) as elsewhere:  # assigned on another event hub
+        registry.attach("other", "0", _claim(link.producer_id, 1, None))
+    assert elsewhere.value.condition == "amqp:not-allowed"
+    with pytest.raises(AttachRefused) as negative:  # the JavaScript live test: owner level -1
+        registry.attach("hub", "0", {PRODUCER_EPOCH: -1})
+    assert negative.value.condition == "com.microsoft:argument-out-of-range"
+    with pytest.raises(AttachRefused) as lower:
+        registry.attach("hub", "0", _claim(link.producer_id, 0, None))
+    assert lower.value.condition == PRODUCER_EPOCH_STOLEN
 
 
 def test_rewinding_makes_the_next_transfer_out_of_order() -> None:
