@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["CHUNK", "JournaledEvent", "SegmentScan", "TornTail"]
 
 #: bytes read at a time while scanning a segment
-CHUNK = 1 << 20
+CHUNK = 256 << 10
 
 
 @dataclass(frozen=True, slots=True)

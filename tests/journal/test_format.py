@@ -1,0 +1,192 @@
+"""The record format: round trips, torn tails at every offset, damage anywhere."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from anyio_eventhubs._journal import (
+    JournalCorruptError,
+    JournalError,
+    JournalVersionError,
+)
+from anyio_eventhubs._journal import _format as fmt
+
+from .helpers import body_of, crash, numbered, open_store, segments
+
+
+def test_header_round_trip() -> None:
+    raw = fmt.encode_header(7, 42, "ns.example", "hüb")
+    decoded = fmt.decode_header(raw + b"rest")
+    assert decoded == (fmt.SegmentHeader(7, 42, "ns.example", "hüb"), len(raw))
+    for cut in range(len(raw)):  # a header cut short needs more bytes, it is not damage
+        assert fmt.decode_header(raw[:cut]) is None
+
+
+def test_header_of_a_newer_version_is_refused_before_it_is_parsed() -> None:
+    raw = bytearray(fmt.encode_header(1, 1, "ns", "hub"))
+    raw[8] = fmt.FORMAT_VERSION + 1
+    with pytest.raises(fmt.UnsupportedVersionError):
+        fmt.decode_header(bytes(raw))
+
+
+@given(
+    entries=st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=8),
+            st.integers(0, 2**64 - 1),
+            st.sampled_from([fmt.KIND_BYTES, fmt.KIND_STR, fmt.KIND_EVENT_DATA]),
+            st.none() | st.text(max_size=20),
+            st.binary(max_size=300),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_events_record_round_trip(entries: list[fmt.Entry]) -> None:
+    pieces = [
+        fmt.encode_entry(
+            fmt.encode_pid(pid), seq, kind, None if key is None else key.encode(), encoded
+        )
+        for pid, seq, kind, key, encoded in entries
+    ]
+    record = fmt.encode_events(pieces)
+    decoded = fmt.read_frame(record, 0)
+    assert decoded is not None
+    record_type, body, end = decoded
+    assert (record_type, end) == (fmt.EVENTS, len(record))
+    assert fmt.decode_entries(body) == entries
+    for cut in range(len(record)):
+        assert fmt.read_frame(record[:cut], 0) is None
+        assert (fmt.classify_tail(record[:cut], 0) is None) == (cut == 0)
+
+
+@given(
+    pid=st.text(min_size=1, max_size=10),
+    gen=st.integers(1, 2**64 - 1),
+    first=st.integers(0, 2**62),
+    length=st.integers(1, 2**62),
+    group=st.integers(-(2**63), 2**63 - 1),
+)
+def test_other_records_round_trip(pid: str, gen: int, first: int, length: int, group: int) -> None:
+    def body(record: bytes, record_type: int) -> memoryview:
+        decoded = fmt.read_frame(record, 0)
+        assert decoded is not None
+        assert decoded[0] == record_type
+        return decoded[1]
+
+    end = first + length
+    raw = fmt.encode_outcome(pid, gen, first, end)
+    assert fmt.decode_outcome(body(raw, fmt.OUTCOME)) == fmt.OutcomeRecord(pid, gen, first, end)
+    state = fmt.ProducerStateRecord(pid, group, -group - 1, first)
+    raw = fmt.encode_producer_state(state)
+    assert fmt.decode_producer_state(body(raw, fmt.PRODUCER_STATE)) == state
+    sent = fmt.BatchSentRecord(pid, gen, first, end, group)
+    assert fmt.decode_batch_sent(body(fmt.encode_batch_sent(sent), fmt.BATCH_SENT)) == sent
+
+
+def test_a_record_cut_short_is_a_torn_tail_and_zeros_too() -> None:
+    record = fmt.encode_outcome("0", 1, 0, 5)
+    for cut in range(1, len(record)):
+        assert fmt.classify_tail(record[:cut], 0) is not None
+    assert fmt.classify_tail(b"\0" * 100, 0) == "100 zero bytes"
+    assert fmt.classify_tail(record, len(record)) is None
+
+
+def test_a_damaged_length_is_damage_not_a_torn_tail() -> None:
+    record = bytearray(fmt.encode_outcome("0", 1, 0, 5))
+    record[0] ^= 0x40  # the body now seems to run past the end of the file
+    with pytest.raises(fmt.DamagedError, match="header checksum"):
+        fmt.classify_tail(bytes(record), 0)
+
+
+# -- through the store: files on disk ---------------------------------------------------
+
+
+def _journal_with_three_groups(path: Path) -> tuple[Path, int]:
+    """A journal whose last segment ends with a group of 3 events; returns the segment
+    and the offset where that last record starts."""
+    store = open_store(path)
+    store.append_events(numbered("0", range(0, 3)))
+    store.append_outcome("0", 0, 1)
+    store.append_events(numbered("1", range(0, 2)))
+    (seg,) = segments(path)
+    start = seg.stat().st_size
+    store.append_events(numbered("0", range(3, 6)))
+    crash(store)
+    return seg, start
+
+
+def _recovered(path: Path) -> list[tuple[str, int]]:
+    store = open_store(path)
+    try:
+        return [(e.partition_id, e.seq) for e in store.recover()]
+    finally:
+        store.close()
+
+
+def test_torn_tail_at_every_byte_offset_of_the_last_record_is_dropped(tmp_path: Path) -> None:
+    original = tmp_path / "original"
+    seg, start = _journal_with_three_groups(original)
+    whole = seg.read_bytes()
+    before = [("0", 1), ("0", 2), ("1", 0), ("1", 1)]
+    shutil.copytree(original, tmp_path / "whole")
+    assert _recovered(tmp_path / "whole") == [*before, ("0", 3), ("0", 4), ("0", 5)]
+    for cut in range(start, len(whole)):
+        work = tmp_path / f"cut{cut}"
+        shutil.copytree(original, work)
+        (work / seg.name).write_bytes(whole[:cut])
+        store = open_store(work)
+        try:
+            assert [(e.partition_id, e.seq) for e in store.recover()] == before
+            if cut == start:
+                assert store.torn_tails == []
+            else:
+                (tail,) = store.torn_tails
+                assert (tail.path.name, tail.offset, tail.length) == (seg.name, start, cut - start)
+        finally:
+            store.close()
+        shutil.rmtree(work)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_damage_anywhere_is_a_clear_error_never_a_wrong_record(
+    tmp_path: Path, data: st.DataObject
+) -> None:
+    work = tmp_path / "journal"
+    shutil.rmtree(work, ignore_errors=True)
+    seg, _ = _journal_with_three_groups(work)
+    whole = bytearray(seg.read_bytes())
+    positions = data.draw(
+        st.lists(st.integers(0, len(whole) - 1), min_size=1, max_size=4, unique=True)
+    )
+    for pos in positions:
+        whole[pos] ^= data.draw(st.integers(1, 255))
+    seg.write_bytes(bytes(whole))
+    with pytest.raises(JournalError) as caught:
+        open_store(work).close()
+    error = caught.value
+    assert error.path == seg
+    assert str(seg) in str(error)
+    if isinstance(error, JournalCorruptError):
+        assert error.offset <= min(positions)
+        assert f"byte offset {error.offset}" in str(error)
+    else:
+        assert isinstance(error, JournalVersionError)
+        assert 8 in positions or 9 in positions
+
+
+def test_recovered_bodies_are_the_journaled_ones(tmp_path: Path) -> None:
+    _journal_with_three_groups(tmp_path)
+    store = open_store(tmp_path)
+    bodies = [body_of(e.encoded) for e in store.recover()]
+    store.close()
+    assert bodies[0].startswith(b"0:1:")
+    assert bodies[-1].startswith(b"0:5:")
