@@ -22,7 +22,9 @@ followed by *records*, each a 13-byte frame header and a body::
 All integers are little-endian. The checksum is zlib's CRC-32 (CRC-32C would need a
 dependency; either detects every burst of up to 32 flipped bits).
 
-- ``EVENTS``: one call's accepted events, written all or nothing; each entry is
+- ``EVENTS``: one call's accepted events, written all or nothing. A summary first
+  (``count u16``, then per partition ``id length u8, first seq u64, last seq u64,
+  entries u32`` and the id), so opening reads no entry; then the entries, each
   ``seq u64, encoded length u32, kind u8, partition id length u8, key length u16
   (0xFFFF: no key)``, then the partition id, the key (UTF-8) and the encoded AMQP message.
   Sequence numbers are per partition and per generation (one generation per opening).
@@ -66,6 +68,7 @@ __all__ = [
     "decode_header",
     "decode_outcome",
     "decode_producer_state",
+    "decode_summary",
     "encode_batch_sent",
     "encode_entry",
     "encode_events",
@@ -100,6 +103,7 @@ _FRAME_HEAD = struct.Struct("<IBI")
 _FRAME = struct.Struct("<IBII")
 FRAME_SIZE: Final = _FRAME.size
 _ENTRY = struct.Struct("<QIBBH")
+_SPAN = struct.Struct("<BQQI")
 _OUTCOME = struct.Struct("<QQQB")
 _PRODUCER_STATE = struct.Struct("<qqqB")
 _BATCH_SENT = struct.Struct("<QQQqB")
@@ -303,35 +307,77 @@ def encode_entry(
     )
 
 
-def encode_events(entries: list[bytes]) -> bytes:
-    """A framed ``EVENTS`` record of entries made by :func:`encode_entry`."""
-    return frame(EVENTS, b"".join(entries))
+def encode_events(entries: list[bytes], spans: dict[bytes, tuple[int, int, int]]) -> bytes:
+    """A framed ``EVENTS`` record of entries made by :func:`encode_entry`.
+
+    :param spans: per partition id (UTF-8) in the entries: its first and last sequence
+        numbers and how many entries it has (the record's summary, read at opening
+        without walking the entries).
+    """
+    summary = [_U16.pack(len(spans))]
+    for pid, (first, last, count) in spans.items():
+        summary.append(_SPAN.pack(len(pid), first, last, count))
+        summary.append(pid)
+    return frame(EVENTS, b"".join(summary + entries))
 
 
 Entry = tuple[str, int, int, "str | None", bytes]
+#: per partition: first and last sequence numbers, and how many entries
+Span = tuple[str, int, int, int]
 
 
-def decode_entries(body: memoryview) -> list[Entry]:
+def decode_summary(body: memoryview | bytes) -> tuple[list[Span], int]:
+    """The summary of an ``EVENTS`` record body, and where its entries start.
+
+    :raises DamagedError: if it does not add up (offsets are within *body*).
+    """
+    pos = 0
+    spans: list[Span] = []
+    try:
+        (n,) = _U16.unpack_from(body, 0)
+        pos = 2
+        for _ in range(n):
+            pid_len, first, last, count = _SPAN.unpack_from(body, pos)
+            pos += _SPAN.size
+            pid = bytes(body[pos : pos + pid_len]).decode("utf-8")
+            pos += pid_len
+            if not (0 < count <= last - first + 1) or pos > len(body):
+                raise ValueError("summary does not add up")
+            spans.append((pid, first, last, count))
+    except (struct.error, ValueError) as exc:
+        raise DamagedError(f"malformed events record: {exc}", pos) from None
+    return spans, pos
+
+
+def decode_entries(body: memoryview | bytes) -> list[Entry]:
     """The entries of an ``EVENTS`` record body: ``(partition id, seq, kind, key, encoded)``.
 
     :raises DamagedError: if the body does not add up (offsets are within *body*).
     """
+    _, pos = decode_summary(body)
+    raw = bytes(body)
     out: list[Entry] = []
-    pos, end = 0, len(body)
+    end = len(raw)
     unpack = _ENTRY.unpack_from
+    size = _ENTRY.size
+    pids: dict[bytes, str] = {}
+    append = out.append
     try:
         while pos < end:
-            seq, n, kind, pid_len, key_len = unpack(body, pos)
-            pos += _ENTRY.size
-            pid = bytes(body[pos : pos + pid_len]).decode("utf-8")
+            seq, n, kind, pid_len, key_len = unpack(raw, pos)
+            pos += size
+            raw_pid = raw[pos : pos + pid_len]
+            pid = pids.get(raw_pid)
+            if pid is None:
+                pid = pids[raw_pid] = raw_pid.decode("utf-8")
             pos += pid_len
             key = None
             if key_len != _NO_KEY:
-                key = bytes(body[pos : pos + key_len]).decode("utf-8")
+                key = raw[pos : pos + key_len].decode("utf-8")
                 pos += key_len
             if kind > KIND_EVENT_DATA or pos + n > end:
                 raise ValueError("entry does not add up")
-            out.append((pid, seq, kind, key, bytes(body[pos : pos + n])))
+            append((pid, seq, kind, key, raw[pos : pos + n]))
             pos += n
     except (struct.error, ValueError) as exc:
         raise DamagedError(f"malformed events record: {exc}", pos) from None

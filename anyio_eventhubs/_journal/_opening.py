@@ -163,20 +163,24 @@ class Loader:
 
     def _load_events(self, segment: Segment, offset: int, body: memoryview) -> None:
         try:
-            entries = fmt.decode_entries(body)
+            spans, _ = fmt.decode_summary(body)
+            if any(count != last - first + 1 for _, first, last, count in spans):
+                # gaps within the record (rare): walk its entries
+                spans = [(pid, seq, seq, 1) for pid, seq, *_ in fmt.decode_entries(body)]
         except fmt.DamagedError as exc:
             raise JournalCorruptError(exc.reason, segment.path, offset) from None
         gen = segment.generation
-        last = self._last
-        for pid, seq, _kind, _key, _encoded in entries:
-            previous = last.get((gen, pid), -1)
-            if seq <= previous or not segment.note(pid, seq):
+        known = self._last
+        for pid, first, last, _count in spans:
+            previous = known.get((gen, pid), -1)
+            if first <= previous or not segment.note(pid, first):
                 raise JournalCorruptError(
-                    f"partition {pid!r} sequence number {seq} out of order", segment.path, offset
+                    f"partition {pid!r} sequence number {first} out of order", segment.path, offset
                 )
-            if seq > previous + 1:  # a gap: numbers adopted or never written
-                self.resolved_set(gen, pid).add(previous + 1, seq)
-            last[gen, pid] = seq
+            segment.note(pid, last)
+            if first > previous + 1:  # a gap: numbers adopted or never written
+                self.resolved_set(gen, pid).add(previous + 1, first)
+            known[gen, pid] = last
 
     def _drop_tail(self, tail: TornTail, keep: int) -> None:
         logger.warning(

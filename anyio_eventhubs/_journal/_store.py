@@ -164,6 +164,7 @@ class JournalStore:
         """
         last = dict(self._last_seq)
         firsts: dict[str, int] = {}
+        counts: dict[str, int] = {}
         gaps: list[tuple[str, int, int]] = []
         pieces = []
         pid_bytes = self._pid_bytes
@@ -175,8 +176,11 @@ class JournalStore:
                     raise ValueError(f"partition {pid!r}: sequence number {seq} does not increase")
                 gaps.append((pid, previous + 1, seq))
             last[pid] = seq
-            if pid not in firsts:
+            if pid in counts:
+                counts[pid] += 1
+            else:
                 firsts[pid] = seq
+                counts[pid] = 1
             raw_pid = pid_bytes.get(pid)
             if raw_pid is None:
                 raw_pid = pid_bytes[pid] = fmt.encode_pid(pid)
@@ -186,7 +190,9 @@ class JournalStore:
             )
         if not pieces:
             return
-        data = fmt.encode_events(pieces)
+        data = fmt.encode_events(
+            pieces, {pid_bytes[p]: (f, last[p], counts[p]) for p, f in firsts.items()}
+        )
         writer = self._writer
         active = writer.active
         if (

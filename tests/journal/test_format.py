@@ -45,6 +45,7 @@ def test_header_of_a_newer_version_is_refused_before_it_is_parsed() -> None:
         ),
         min_size=1,
         max_size=20,
+        unique_by=lambda entry: (entry[0], entry[1]),
     )
 )
 def test_events_record_round_trip(entries: list[fmt.Entry]) -> None:
@@ -54,12 +55,17 @@ def test_events_record_round_trip(entries: list[fmt.Entry]) -> None:
         )
         for pid, seq, kind, key, encoded in entries
     ]
-    record = fmt.encode_events(pieces)
+    spans: dict[bytes, tuple[int, int, int]] = {}
+    for pid, seq, *_ in entries:
+        first, last, count = spans.get(fmt.encode_pid(pid), (seq, seq, 0))
+        spans[fmt.encode_pid(pid)] = (min(first, seq), max(last, seq), count + 1)
+    record = fmt.encode_events(pieces, spans)
     decoded = fmt.read_frame(record, 0)
     assert decoded is not None
     record_type, body, end = decoded
     assert (record_type, end) == (fmt.EVENTS, len(record))
     assert fmt.decode_entries(body) == entries
+    assert fmt.decode_summary(body)[0] == [(pid.decode(), *span) for pid, span in spans.items()]
     for cut in range(len(record)):
         assert fmt.read_frame(record[:cut], 0) is None
         assert (fmt.classify_tail(record[:cut], 0) is None) == (cut == 0)

@@ -257,3 +257,20 @@ def test_a_journal_copied_elsewhere_still_opens(tmp_path: Path) -> None:
     store = open_store(tmp_path / "b")
     assert [body_of(e.encoded)[:4] for e in store.recover()] == [b"0:0:", b"0:1:", b"0:2:"]
     store.close()
+
+
+def test_gaps_within_one_call_are_read_back_and_resolved(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.append_events(numbered("0", [0, 2, 3]) + numbered("1", [5]))
+    crash(store)
+    store = open_store(tmp_path)
+    recovered = list(store.recover())
+    assert [(e.partition_id, e.seq) for e in recovered] == [("0", 0), ("0", 2), ("0", 3), ("1", 5)]
+    for event in recovered:
+        store.adopt(event.partition_id, event.seq, event)
+    store.append_outcome("0", 0, 4)
+    assert not store.empty
+    store.append_outcome("1", 5, 6)
+    assert store.empty
+    store.close()
+    assert segments(tmp_path) == []
