@@ -7,7 +7,8 @@
 The workload (issue #10): ``n`` accepted events of ~100 bytes (body-only, encoded as the
 producer encodes them, generated before the clock starts), round robin over 4
 partitions in groups of ``group`` events per append (one group = one call = one
-transaction). Three timed phases, each in events per second:
+transaction; ``--group 1`` uses the store's one-event ``append_event``). Three timed
+phases, each in events per second:
 
 - ``append``: a fresh journal takes all ``n`` events; then the process "dies" (the
   store is dropped without a close or an outcome);
@@ -64,7 +65,10 @@ def run_segments(path: Path, groups: Groups, durability: str) -> dict[str, float
     t0 = time.perf_counter()
     store = JournalStore.open(path, namespace="ns", eventhub_name="hub", durability=mode)  # type: ignore[arg-type]
     for pid, events in groups:
-        store.append_events([(pid, event, None) for event in events])
+        if len(events) == 1:
+            store.append_event(pid, events[0])
+        else:
+            store.append_events([(pid, event, None) for event in events])
     t1 = time.perf_counter()
     size = store.size_bytes
     store._writer.close()  # a kill: no close, no outcome

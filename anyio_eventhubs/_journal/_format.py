@@ -73,6 +73,7 @@ __all__ = [
     "encode_entry",
     "encode_events",
     "encode_header",
+    "encode_one_event",
     "encode_outcome",
     "encode_pid",
     "encode_producer_state",
@@ -104,6 +105,7 @@ _FRAME = struct.Struct("<IBII")
 FRAME_SIZE: Final = _FRAME.size
 _ENTRY = struct.Struct("<QIBBH")
 _SPAN = struct.Struct("<BQQI")
+_ONE_SPAN = struct.Struct("<HBQQI")
 _OUTCOME = struct.Struct("<QQQB")
 _PRODUCER_STATE = struct.Struct("<qqqB")
 _BATCH_SENT = struct.Struct("<QQQqB")
@@ -319,6 +321,21 @@ def encode_events(entries: list[bytes], spans: dict[bytes, tuple[int, int, int]]
         summary.append(_SPAN.pack(len(pid), first, last, count))
         summary.append(pid)
     return frame(EVENTS, b"".join(summary + entries))
+
+
+def encode_one_event(
+    partition_id: bytes, seq: int, kind: int, partition_key: bytes | None, encoded: bytes
+) -> bytes:
+    """A framed ``EVENTS`` record of one event (the same bytes as :func:`encode_events`)."""
+    body = b"".join(
+        (
+            _ONE_SPAN.pack(1, len(partition_id), seq, seq, 1),
+            partition_id,
+            encode_entry(partition_id, seq, kind, partition_key, encoded),
+        )
+    )
+    head = _FRAME_HEAD.pack(len(body), EVENTS, _crc32(body))
+    return b"".join((head, _U32.pack(_crc32(head)), body))
 
 
 Entry = tuple[str, int, int, "str | None", bytes]

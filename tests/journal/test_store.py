@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from azure.eventhub import EventData
 
+from anyio_eventhubs._events import Event
 from anyio_eventhubs._journal import (
     KIND_BYTES,
     KIND_EVENT_DATA,
@@ -269,8 +270,34 @@ def test_gaps_within_one_call_are_read_back_and_resolved(tmp_path: Path) -> None
     for event in recovered:
         store.adopt(event.partition_id, event.seq, event)
     store.append_outcome("0", 0, 4)
-    assert not store.empty
+    assert [store.empty] == [False]  # partition 1 is still outstanding
     store.append_outcome("1", 5, 6)
     assert store.empty
     store.close()
     assert segments(tmp_path) == []
+
+
+def test_append_event_writes_what_append_events_writes_for_one(tmp_path: Path) -> None:
+    one, many = open_store(tmp_path / "one"), open_store(tmp_path / "many")
+    rich = EventData(b"x")
+    rich.properties = {"p": 1}
+    cases: list[tuple[Event, str | None]] = [(b"a", None), ("b", "k"), (rich, None)]
+    for seq, (event, key) in enumerate(cases):
+        one.append_event("3", queued(event, seq, key), key)
+        many.append_events([("3", queued(event, seq, key), key)])
+    with pytest.raises(ValueError, match="does not increase"):
+        one.append_event("3", queued(b"late", 1))
+    one.append_event("3", queued(b"after a gap", 7))
+    many.append_events([("3", queued(b"after a gap", 7), None)])
+    crash(one)
+    crash(many)
+    (a,), (b,) = segments(tmp_path / "one"), segments(tmp_path / "many")
+    assert a.read_bytes() == b.read_bytes()
+    store = open_store(tmp_path / "one")
+    recovered = list(store.recover())
+    assert [e.seq for e in recovered] == [0, 1, 2, 7]
+    for e in recovered:
+        store.adopt("3", e.seq, e)
+    store.append_outcome("3", 0, 8)
+    assert store.empty
+    store.close()
