@@ -50,12 +50,14 @@ __all__ = [
     "EVENTS",
     "FORMAT_VERSION",
     "FRAME_SIZE",
+    "FRAME_STRUCT",
     "KIND_BYTES",
     "KIND_EVENT_DATA",
     "KIND_STR",
     "MAGIC",
     "OUTCOME",
     "PRODUCER_STATE",
+    "RECORD_TYPES",
     "BatchSentRecord",
     "DamagedError",
     "OutcomeRecord",
@@ -89,6 +91,7 @@ OUTCOME: Final = 2
 PRODUCER_STATE: Final = 3
 BATCH_SENT: Final = 4
 _TYPES = frozenset((EVENTS, OUTCOME, PRODUCER_STATE, BATCH_SENT))
+RECORD_TYPES: Final = _TYPES
 
 KIND_BYTES: Final = 0
 KIND_STR: Final = 1
@@ -102,10 +105,13 @@ _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _FRAME_HEAD = struct.Struct("<IBI")
 _FRAME = struct.Struct("<IBII")
+FRAME_STRUCT: Final = _FRAME
 FRAME_SIZE: Final = _FRAME.size
 _ENTRY = struct.Struct("<QIBBH")
 _SPAN = struct.Struct("<BQQI")
 _ONE_SPAN = struct.Struct("<HBQQI")
+#: partition ids seen, decoded (a cache: there are few)
+_PIDS: dict[bytes | memoryview, str] = {}
 _OUTCOME = struct.Struct("<QQQB")
 _PRODUCER_STATE = struct.Struct("<qqqB")
 _BATCH_SENT = struct.Struct("<QQQqB")
@@ -351,6 +357,17 @@ def decode_summary(body: memoryview | bytes) -> tuple[list[Span], int]:
     pos = 0
     spans: list[Span] = []
     try:
+        if body[0] == 1 and body[1] == 0:  # one partition: the usual case
+            _, pid_len, first, last, count = _ONE_SPAN.unpack_from(body, 0)
+            pos = _ONE_SPAN.size + pid_len
+            pid = _PIDS.get(body[_ONE_SPAN.size : pos])
+            if pid is None:
+                pid = bytes(body[_ONE_SPAN.size : pos]).decode("utf-8")
+                if len(_PIDS) < 4096:
+                    _PIDS[bytes(body[_ONE_SPAN.size : pos])] = pid
+            if not (0 < count <= last - first + 1) or pos > len(body):
+                raise ValueError("summary does not add up")
+            return [(pid, first, last, count)], pos
         (n,) = _U16.unpack_from(body, 0)
         pos = 2
         for _ in range(n):

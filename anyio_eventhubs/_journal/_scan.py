@@ -6,6 +6,7 @@ The file is read in chunks of :data:`CHUNK` bytes and cut into records by the pu
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,22 +147,41 @@ class SegmentScan:
             self.header, pos = decoded
             self.end = base = 0
             self.end = pos
+            # the sound path inlined (one record costs a few struct and crc calls);
+            # read_frame says what is wrong, or that more bytes are needed
+            unpack, crc, known = fmt.FRAME_STRUCT.unpack_from, zlib.crc32, fmt.RECORD_TYPES
+            size = fmt.FRAME_SIZE
+            view = memoryview(data)
             while True:
+                end = len(data)
+                while end - pos >= size:
+                    length, record_type, body_crc, head_crc = unpack(data, pos)
+                    start = pos + size
+                    stop = start + length
+                    if (
+                        stop > end
+                        or crc(data[pos : pos + 9]) != head_crc
+                        or record_type not in known
+                    ):
+                        break
+                    body = view[start:stop]
+                    if crc(body) != body_crc:
+                        break
+                    yield base + pos, record_type, body
+                    pos = stop
+                    self.end = base + pos
                 try:
                     record = fmt.read_frame(data, pos)
                 except fmt.DamagedError:
                     self._classify(data, pos, base, file)
                     return
-                if record is None:
-                    more = file.read(CHUNK)
-                    if not more:
-                        self._classify(data, pos, base, file)
-                        return
-                    data = data[pos:] + more
-                    base += pos
-                    pos = 0
-                    continue
-                record_type, body, next_pos = record
-                yield base + pos, record_type, body
-                pos = next_pos
-                self.end = base + pos
+                if record is not None:  # cannot happen: the loop above took it
+                    raise AssertionError("read_frame disagrees with the scan")
+                more = file.read(CHUNK)
+                if not more:
+                    self._classify(data, pos, base, file)
+                    return
+                data = data[pos:] + more
+                view = memoryview(data)
+                base += pos
+                pos = 0
