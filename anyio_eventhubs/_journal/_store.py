@@ -69,7 +69,9 @@ class JournalStore:
         self._segments: list[Segment] = list(loader.segments)
         self._old: list[Segment] = list(loader.segments)  # earlier generations' segments
         self._resolved: dict[tuple[int, str], RangeSet] = loader.resolved
+        #: per partition: the last number appended or adopted, and the last appended
         self._last_seq: dict[str, int] = {}
+        self._last_written: dict[str, int] = {}
         self._adopted: dict[str, list[list[int]]] = {}  # [new_start, new_end, gen, origin]
         self._pid_bytes: dict[str, bytes] = {}
         self._recovering = False
@@ -160,9 +162,9 @@ class JournalStore:
         :raises ValueError: if its sequence number does not increase.
         """
         seq = queued.seq
-        previous = self._last_seq.get(partition_id, -1)
-        if seq != previous + 1 and seq <= previous:
+        if seq <= self._last_seq.get(partition_id, -1):
             raise ValueError(f"partition {partition_id!r}: sequence number {seq} does not increase")
+        previous = self._last_written.get(partition_id, -1)
         raw_pid = self._pid_bytes.get(partition_id)
         if raw_pid is None:
             raw_pid = self._pid_bytes[partition_id] = fmt.encode_pid(partition_id)
@@ -191,7 +193,7 @@ class JournalStore:
             active.ranges[partition_id] = [seq, seq + 1]
         else:
             span[1] = seq + 1
-        self._last_seq[partition_id] = seq
+        self._last_seq[partition_id] = self._last_written[partition_id] = seq
         if writer.durability != "buffered":
             writer.after_append()
 
@@ -207,6 +209,7 @@ class JournalStore:
         :raises ValueError: if a sequence number does not increase.
         """
         last = dict(self._last_seq)
+        written = dict(self._last_written)
         firsts: dict[str, int] = {}
         counts: dict[str, int] = {}
         gaps: list[tuple[str, int, int]] = []
@@ -214,12 +217,12 @@ class JournalStore:
         pid_bytes = self._pid_bytes
         for pid, queued, key in events:
             seq = queued.seq
-            previous = last.get(pid, -1)
+            if seq <= last.get(pid, -1):
+                raise ValueError(f"partition {pid!r}: sequence number {seq} does not increase")
+            previous = written.get(pid, -1)
             if seq != previous + 1:
-                if seq <= previous:
-                    raise ValueError(f"partition {pid!r}: sequence number {seq} does not increase")
                 gaps.append((pid, previous + 1, seq))
-            last[pid] = seq
+            last[pid] = written[pid] = seq
             if pid in counts:
                 counts[pid] += 1
             else:
@@ -258,6 +261,7 @@ class JournalStore:
             else:
                 span[1] = last[pid] + 1
         self._last_seq = last
+        self._last_written = written
         writer.after_append()
 
     def sync(self) -> None:
@@ -296,17 +300,21 @@ class JournalStore:
                 f"a recovered event of partition {event.partition_id!r} cannot be adopted "
                 f"by partition {partition_id!r}"
             )
-        previous = self._last_seq.get(partition_id, -1)
-        if seq <= previous:
+        last_seq = self._last_seq
+        if seq <= last_seq.get(partition_id, -1):
             raise ValueError(f"partition {partition_id!r}: sequence number {seq} does not increase")
-        self._resolved_set(self.generation, partition_id).add(previous + 1, seq + 1)
-        self._last_seq[partition_id] = seq
-        runs = self._adopted.setdefault(partition_id, [])
-        if runs:
-            run = runs[-1]
-            if run[1] == seq and run[2] == event.generation and run[3] + seq - run[0] == event.seq:
-                run[1] += 1
-                return
+        last_seq[partition_id] = seq
+        # not journaled in this generation: the next append marks it as a gap
+        runs = self._adopted.get(partition_id)
+        if runs is None:
+            runs = self._adopted[partition_id] = []
+        elif (
+            (run := runs[-1])[1] == seq
+            and run[2] == event.generation
+            and run[3] + seq - run[0] == event.seq
+        ):
+            run[1] = seq + 1
+            return
         runs.append([seq, seq + 1, event.generation, event.seq])
 
     def append_outcome(self, partition_id: str, first_seq: int, end_seq: int) -> None:
