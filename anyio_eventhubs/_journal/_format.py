@@ -383,12 +383,13 @@ def decode_summary(body: memoryview | bytes) -> tuple[list[Span], int]:
     return spans, pos
 
 
-def decode_entries(body: memoryview | bytes) -> list[Entry]:
+def decode_entries(body: memoryview | bytes, start: int | None = None) -> list[Entry]:
     """The entries of an ``EVENTS`` record body: ``(partition id, seq, kind, key, encoded)``.
 
+    :param start: where the entries start, if the summary was decoded already.
     :raises DamagedError: if the body does not add up (offsets are within *body*).
     """
-    _, pos = decode_summary(body)
+    pos = decode_summary(body)[1] if start is None else start
     raw = bytes(body)
     out: list[Entry] = []
     end = len(raw)

@@ -61,13 +61,12 @@ class RangeSet:
         i = bisect_right(self._starts, start) - 1
         return i >= 0 and end <= self._ends[i]
 
-    def next_gap(self, value: int) -> tuple[int, int]:
-        """Where *value* is: ``(value, value)`` if it is not in the set, else the range
-        ``[value, end)`` of members that starts at it."""
-        i = bisect_right(self._starts, value) - 1
-        if i >= 0 and value < self._ends[i]:
-            return value, self._ends[i]
-        return value, value
+    def overlaps(self, start: int, end: int) -> bool:
+        """Whether any integer from ``start`` to ``end - 1`` is in the set."""
+        if start >= end:
+            return False
+        i = bisect_left(self._ends, start + 1)  # the first range that ends after start
+        return i < len(self._starts) and self._starts[i] < end
 
     def clipped(self, start: int, end: int) -> list[tuple[int, int]]:
         """The ranges, cut to ``[start, end)``."""

@@ -445,9 +445,17 @@ class JournalStore:
                     if record_type != fmt.EVENTS:
                         continue
                     try:
-                        entries = fmt.decode_entries(body)
+                        spans, start = fmt.decode_summary(body)
+                        entries = fmt.decode_entries(body, start)
                     except fmt.DamagedError as exc:
                         raise JournalCorruptError(exc.reason, segment.path, offset) from None
+                    if len(spans) == 1:  # one partition: check the record as a whole first
+                        pid, first, last, _ = spans[0]
+                        done = self._resolved.get((gen, pid))
+                        if done is None or not done.overlaps(first, last + 1):
+                            for pid, seq, kind, key, encoded in entries:
+                                yield JournaledEvent(pid, gen, seq, kind, key, encoded)
+                            continue
                     for pid, seq, kind, key, encoded in entries:
                         done = self._resolved.get((gen, pid))
                         if done is None or seq not in done:
