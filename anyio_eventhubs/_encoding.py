@@ -6,8 +6,8 @@ bytes travel with it to the transport, which wraps them in a batch (a message of
 
 A body-only event (``bytes`` or ``str`` handed to ``queue_for_send``) is encoded here
 directly; the bytes are identical to what azure-eventhub produces for ``EventData(body)``
-(a test pins that). Richer :class:`~azure.eventhub.EventData` objects go through
-azure-eventhub's own encoder (see ``_azure_internals``).
+(a test pins that). Richer :class:`~azure.eventhub.EventData` objects go through the
+message codec (``_codec``), byte-identical to azure-eventhub's encoder.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """What an accepted event looks like inside the producer, and the handler arguments.
 
 An accepted event is encoded once, here, when it is accepted (a fast path for ``bytes``
-and ``str`` bodies; azure-eventhub's encoder for :class:`~azure.eventhub.EventData`).
+and ``str`` bodies; the message codec, byte-identical to azure-eventhub's encoder, for
+:class:`~azure.eventhub.EventData`).
 Handlers see the events exactly as they were queued: the same ``EventData``, ``bytes``
 or ``str`` objects, in queue order.
 """
@@ -13,7 +14,8 @@ from typing import TypeAlias
 
 from azure.eventhub import EventData
 
-from ._azure_internals import body_only, encode_event_data
+from ._codec import encode_event_data
+from ._codec import plain_body as body_only
 from ._encoding import batch_entry_size, encode_body
 
 __all__ = [
@@ -71,7 +73,7 @@ def encode_event(event: object, partition_key: str | None) -> bytes:
             return encode_body(body, partition_key)
         try:
             return encode_event_data(event, partition_key)
-        except (ValueError, TypeError, OverflowError) as exc:
+        except Exception as exc:  # what azure's encoder raises: ValueError, struct.error...
             raise ValueError(f"the event cannot be encoded as AMQP: {exc}") from exc
     if isinstance(event, (bytearray, memoryview)):
         raise TypeError(

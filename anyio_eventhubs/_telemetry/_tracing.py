@@ -18,7 +18,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN_CONTEXT, Link, Span, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from .._azure_internals import body_only, encode_event_data
+from .._codec import encode_event_data
+from .._codec import plain_body as body_only
 from .._encoding import application_properties_section, encode_body_with_properties
 from .._events import encode_event
 from ._context import carries_trace_context, read_trace_context, trace_properties
@@ -89,7 +90,7 @@ class Tracing:
             return encode_event(event, partition_key)  # its own creation context is kept
         try:
             return encode_event_data(event, partition_key, properties)
-        except (ValueError, TypeError, OverflowError):
+        except Exception:
             return encode_event(event, partition_key)  # raises the producer's ValueError
 
     # -- the sender --------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import cast
 import anyio
 from azure.eventhub import EventData
 
-from .._azure_internals import decode_event
+from .._codec import decode_message as decode_event
 from .._exceptions import ServerBusyError, TransportError
 from ..transport import OutgoingBatch
 
