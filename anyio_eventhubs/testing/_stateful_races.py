@@ -166,7 +166,9 @@ class RaceRules:
         m._record_acceptance(grown, body, event, pid, None)
         m.sync_model()
         m.check_all_resolved(after="a resend storm")
-        assert len(seen) > 2, (
+        # each attempt is a checkpoint, so this task saw every count in between; a
+        # resend loop that never yields shows only the first and the last
+        assert max(seen) - min(seen) < 2 or len(seen) > 2, (
             f"{failures} failed attempts and resends ran without letting another task run "
             f"(it saw only the report counts {sorted(seen)})"
         )
