@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import struct
 
+from .._codec._skip import skip_value
+
 __all__ = [
     "CAPABILITY",
     "OUT_OF_ORDER_SEQUENCE",
@@ -61,27 +63,6 @@ _pack_short = struct.Struct(">h").pack
 pack_int = _pack_int = struct.Struct(">i").pack
 _u32 = struct.Struct(">I")
 
-_WIDTHS = dict.fromkeys(range(0x40, 0x46), 0)
-_WIDTHS.update(dict.fromkeys(range(0x50, 0x57), 1))
-_WIDTHS.update({0x60: 2, 0x61: 2, 0x94: 16, 0x98: 16})
-_WIDTHS.update(dict.fromkeys(range(0x70, 0x75), 4))
-_WIDTHS.update(dict.fromkeys(range(0x80, 0x85), 8))
-
-
-def _skip(buf: bytes, pos: int) -> int:
-    """The position after the AMQP value at *pos*."""
-    code = buf[pos]
-    if code == 0x00:  # described: a descriptor, then the value
-        return _skip(buf, _skip(buf, pos + 1))
-    width = _WIDTHS.get(code)
-    if width is not None:
-        return pos + 1 + width
-    if code in (0xA0, 0xA1, 0xA3, 0xC0, 0xC1, 0xE0):
-        return pos + 2 + buf[pos + 1]
-    if code in (0xB0, 0xB1, 0xB3, 0xD0, 0xD1, 0xF0):
-        return pos + 5 + int(_u32.unpack_from(buf, pos + 1)[0])
-    raise ValueError(f"unknown AMQP constructor 0x{code:02x} at byte {pos}")
-
 
 def _map(count: int, body: bytes) -> bytes:
     if len(body) + 1 <= 255 and count <= 255:
@@ -120,7 +101,7 @@ def stamp(encoded: bytes, entries: bytes) -> bytes:
             return _extend(encoded, pos + 3, entries)
         if code > 0x72:
             break
-        pos = _skip(encoded, pos + 3)
+        pos = skip_value(encoded, pos + 3)
     if pos >= size:
         raise ValueError("not an encoded AMQP message: no body section")
     return encoded[:pos] + _ANNOTATIONS_SECTION + _map(6, entries) + encoded[pos:]
@@ -141,8 +122,8 @@ def _extend(encoded: bytes, pos: int, entries: bytes) -> bytes:
     if b"com.microsoft:producer-" in body:  # the event carries some of our keys: drop them
         kept, item = [], start
         while item < end:
-            value = _skip(encoded, item)
-            after = _skip(encoded, value)
+            value = skip_value(encoded, item)
+            after = skip_value(encoded, value)
             if encoded[item:value] not in _OUR_KEYS:
                 kept.append(encoded[item:after])
             item = after

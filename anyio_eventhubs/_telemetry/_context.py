@@ -15,6 +15,8 @@ import re
 import struct
 from collections.abc import Mapping
 
+from .._codec._skip import skip_value
+
 __all__ = [
     "DIAGNOSTIC_ID",
     "TRACEPARENT",
@@ -32,13 +34,6 @@ _KEYS = (TRACEPARENT, DIAGNOSTIC_ID, TRACEPARENT.encode(), DIAGNOSTIC_ID.encode(
 _TRACEPARENT_RE = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 _u32 = struct.Struct(">I")
 
-_WIDTHS = dict.fromkeys(range(0x40, 0x46), 0)
-_WIDTHS.update(dict.fromkeys(range(0x50, 0x57), 1))
-_WIDTHS.update({0x60: 2, 0x61: 2, 0x94: 16, 0x98: 16})
-_WIDTHS.update(dict.fromkeys(range(0x70, 0x75), 4))
-_WIDTHS.update(dict.fromkeys(range(0x80, 0x85), 8))
-_SHORT = frozenset((0xA0, 0xA1, 0xA3, 0xC0, 0xC1, 0xE0))
-_LONG = frozenset((0xB0, 0xB1, 0xB3, 0xD0, 0xD1, 0xF0))
 _APPLICATION_PROPERTIES = 0x74
 
 
@@ -54,21 +49,6 @@ def trace_properties(trace_id: int, span_id: int, flags: int, tracestate: str) -
 def carries_trace_context(properties: Mapping[str | bytes, object] | None) -> bool:
     """Whether an event's own application properties already name its creation context."""
     return bool(properties) and any(key in properties for key in _KEYS)  # type: ignore[operator]
-
-
-def _skip(buf: bytes, pos: int) -> int:
-    """The position after the AMQP value at *pos*."""
-    code = buf[pos]
-    if code == 0x00:  # described: a descriptor, then the value
-        return _skip(buf, _skip(buf, pos + 1))
-    width = _WIDTHS.get(code)
-    if width is not None:
-        return pos + 1 + width
-    if code in _SHORT:
-        return pos + 2 + buf[pos + 1]
-    if code in _LONG:
-        return pos + 5 + int(_u32.unpack_from(buf, pos + 1)[0])
-    raise ValueError(f"unknown AMQP constructor 0x{code:02x} at byte {pos}")
 
 
 def _text(buf: bytes, pos: int) -> str | None:
@@ -92,8 +72,8 @@ def _map_entries(buf: bytes, pos: int) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     while start < end:
-        value = _skip(buf, start)
-        after = _skip(buf, value)
+        value = skip_value(buf, start)
+        after = skip_value(buf, value)
         key = _text(buf, start)
         if key in (TRACEPARENT, DIAGNOSTIC_ID, TRACESTATE):
             text = _text(buf, value)
@@ -124,7 +104,7 @@ def read_trace_context(
     try:
         while pos + 3 <= size and encoded[pos] == 0x00 and encoded[pos + 1] == 0x53:
             code = encoded[pos + 2]
-            end = _skip(encoded, pos + 3)
+            end = skip_value(encoded, pos + 3)
             if code == _APPLICATION_PROPERTIES:
                 break
             if code > _APPLICATION_PROPERTIES:
