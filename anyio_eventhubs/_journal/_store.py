@@ -372,8 +372,13 @@ class JournalStore:
                 return True
             for gen, pid, first, end in touched:
                 span = segment.ranges.get(pid)
-                if gen == segment.generation and span is not None and first < span[1]:
-                    return end > span[0]
+                if (
+                    gen == segment.generation
+                    and span is not None
+                    and first < span[1]
+                    and end > span[0]
+                ):
+                    return True
             return False
 
         dead = [

@@ -301,3 +301,21 @@ def test_append_event_writes_what_append_events_writes_for_one(tmp_path: Path) -
     store.append_outcome("3", 0, 8)
     assert store.empty
     store.close()
+
+
+def test_an_outcome_over_several_adopted_runs_frees_every_segment_it_resolves(
+    tmp_path: Path,
+) -> None:
+    store = open_store(tmp_path, segment_size=4096)
+    for start in (0, 10, 20):  # ~4.2 KB per call: one segment each
+        store.append_events(numbered("0", range(start, start + 10), size=400))
+    store.append_outcome("0", 10, 20)
+    crash(store)
+    store = open_store(tmp_path, segment_size=4096)
+    for new_seq, event in enumerate(store.recover()):  # 0-9 and 20-29: two runs
+        store.adopt("0", new_seq, event)
+    assert len(segments(tmp_path)) == 3  # two old ones and the active one
+    store.append_outcome("0", 0, 20)
+    assert len(segments(tmp_path)) == 1
+    store.close()
+    assert segments(tmp_path) == []
