@@ -31,7 +31,8 @@ dependency; either detects every burst of up to 32 flipped bits).
 - ``OUTCOME``: ``generation u64, first_seq u64, end_seq u64, partition id length u8``,
   then the partition id: events ``first_seq`` to ``end_seq - 1`` have their outcome.
 - ``PRODUCER_STATE`` and ``BATCH_SENT``: a partition's idempotent identity, and the
-  publishing sequence number of a batch sent (defined here; the store does not use them yet).
+  publishing sequence number of a batch sent (in ``_state_records``; the store does not
+  use them yet).
 
 Reading stops at the first frame that is not whole and sound. :func:`classify_tail` says
 whether what is left is a *torn tail* (the process died mid-write: fewer bytes than the
@@ -44,6 +45,17 @@ import struct
 import zlib
 from dataclasses import dataclass
 from typing import Final
+
+from ._header import (
+    FORMAT_VERSION,
+    MAGIC,
+    DamagedError,
+    SegmentHeader,
+    UnsupportedVersionError,
+    decode_header,
+    encode_header,
+    encode_text,
+)
 
 __all__ = [
     "BATCH_SENT",
@@ -58,33 +70,25 @@ __all__ = [
     "OUTCOME",
     "PRODUCER_STATE",
     "RECORD_TYPES",
-    "BatchSentRecord",
     "DamagedError",
     "OutcomeRecord",
-    "ProducerStateRecord",
     "SegmentHeader",
     "UnsupportedVersionError",
     "classify_tail",
-    "decode_batch_sent",
     "decode_entries",
     "decode_header",
     "decode_outcome",
-    "decode_producer_state",
     "decode_summary",
-    "encode_batch_sent",
     "encode_entry",
     "encode_events",
     "encode_header",
     "encode_one_event",
     "encode_outcome",
     "encode_pid",
-    "encode_producer_state",
     "frame",
     "read_frame",
 ]
 
-MAGIC: Final = b"\x89AEHJNL\n"
-FORMAT_VERSION: Final = 1
 
 EVENTS: Final = 1
 OUTCOME: Final = 2
@@ -99,8 +103,6 @@ KIND_EVENT_DATA: Final = 2
 _NO_KEY: Final = 0xFFFF
 
 _crc32 = zlib.crc32
-_PREFIX = struct.Struct("<8sHI")
-_HEADER_FIXED = struct.Struct("<QQ")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _FRAME_HEAD = struct.Struct("<IBI")
@@ -113,35 +115,6 @@ _ONE_SPAN = struct.Struct("<HBQQI")
 #: partition ids seen, decoded (a cache: there are few)
 _PIDS: dict[bytes | memoryview, str] = {}
 _OUTCOME = struct.Struct("<QQQB")
-_PRODUCER_STATE = struct.Struct("<qqqB")
-_BATCH_SENT = struct.Struct("<QQQqB")
-#: a header body larger than this is damage, not a header
-_MAX_HEADER = 4096
-
-
-class DamagedError(Exception):
-    """Bytes that are not a sound header or record, at *offset* in the buffer given."""
-
-    def __init__(self, reason: str, offset: int) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.offset = offset
-
-
-class UnsupportedVersionError(Exception):
-    """A segment written in another format version."""
-
-    def __init__(self, version: int) -> None:
-        super().__init__(version)
-        self.version = version
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentHeader:
-    generation: int
-    segment: int
-    namespace: str
-    eventhub_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,87 +125,6 @@ class OutcomeRecord:
     generation: int
     first_seq: int
     end_seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class ProducerStateRecord:
-    """A partition's idempotent identity (not yet used by the store)."""
-
-    partition_id: str
-    producer_group_id: int
-    owner_level: int
-    next_sequence_number: int
-
-
-@dataclass(frozen=True, slots=True)
-class BatchSentRecord:
-    """A batch of events ``first_seq`` to ``end_seq - 1`` sent with a publishing sequence
-    number (not yet used by the store)."""
-
-    partition_id: str
-    generation: int
-    first_seq: int
-    end_seq: int
-    sequence_number: int
-
-
-# -- the segment header ------------------------------------------------------------------
-
-
-def _text(value: str, what: str, limit: int) -> bytes:
-    raw = value.encode("utf-8")
-    if len(raw) > limit:
-        raise ValueError(f"{what} is longer than {limit} bytes in UTF-8: {value[:40]!r}...")
-    return raw
-
-
-def encode_header(generation: int, segment: int, namespace: str, eventhub_name: str) -> bytes:
-    """The header that starts a segment file."""
-    ns = _text(namespace, "namespace", 1024)
-    hub = _text(eventhub_name, "Event Hub name", 1024)
-    body = b"".join(
-        (_HEADER_FIXED.pack(generation, segment), _U16.pack(len(ns)), ns, _U16.pack(len(hub)), hub)
-    )
-    head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(body)) + body
-    return head + _U32.pack(_crc32(head))
-
-
-def decode_header(buf: bytes | memoryview) -> tuple[SegmentHeader, int] | None:
-    """Decode the header at the start of *buf*: the header and where records start.
-
-    :returns: ``None`` if *buf* ends before the header does.
-    :raises UnsupportedVersionError: if the segment is of another format version.
-    :raises DamagedError: if it is not a sound header.
-    """
-    if len(buf) < _PREFIX.size:
-        if bytes(buf[: len(MAGIC)]) != MAGIC[: len(buf)]:
-            raise DamagedError("not a journal segment (bad magic number)", 0)
-        return None
-    magic, version, length = _PREFIX.unpack_from(buf, 0)
-    if magic != MAGIC:
-        raise DamagedError("not a journal segment (bad magic number)", 0)
-    if version != FORMAT_VERSION:
-        raise UnsupportedVersionError(version)
-    if length > _MAX_HEADER:
-        raise DamagedError(f"segment header claims {length} bytes", 10)
-    end = _PREFIX.size + length
-    if len(buf) < end + 4:
-        return None
-    if _crc32(buf[:end]) != _U32.unpack_from(buf, end)[0]:
-        raise DamagedError("segment header checksum mismatch", 0)
-    try:
-        generation, segment = _HEADER_FIXED.unpack_from(buf, _PREFIX.size)
-        pos = _PREFIX.size + _HEADER_FIXED.size
-        (n,) = _U16.unpack_from(buf, pos)
-        namespace = bytes(buf[pos + 2 : pos + 2 + n]).decode("utf-8")
-        pos += 2 + n
-        (n,) = _U16.unpack_from(buf, pos)
-        hub = bytes(buf[pos + 2 : pos + 2 + n]).decode("utf-8")
-        if pos + 2 + n != end:
-            raise ValueError("header length does not add up")
-    except (struct.error, ValueError) as exc:
-        raise DamagedError(f"malformed segment header: {exc}", 0) from None
-    return SegmentHeader(generation, segment, namespace, hub), end + 4
 
 
 # -- frames ------------------------------------------------------------------------------
@@ -294,7 +186,7 @@ def encode_pid(partition_id: str) -> bytes:
 
     :raises ValueError: if it is longer than 255 bytes.
     """
-    return _text(partition_id, "partition id", 255)
+    return encode_text(partition_id, "partition id", 255)
 
 
 def encode_entry(
@@ -434,43 +326,3 @@ def decode_outcome(body: memoryview) -> OutcomeRecord:
     except (struct.error, ValueError) as exc:
         raise DamagedError(f"malformed outcome record: {exc}", 0) from None
     return OutcomeRecord(pid, generation, first, end)
-
-
-def encode_producer_state(record: ProducerStateRecord) -> bytes:
-    """A framed ``PRODUCER_STATE`` record."""
-    pid = encode_pid(record.partition_id)
-    fixed = _PRODUCER_STATE.pack(
-        record.producer_group_id, record.owner_level, record.next_sequence_number, len(pid)
-    )
-    return frame(PRODUCER_STATE, fixed + pid)
-
-
-def decode_producer_state(body: memoryview) -> ProducerStateRecord:
-    try:
-        group, owner, seq, n = _PRODUCER_STATE.unpack_from(body, 0)
-        if _PRODUCER_STATE.size + n != len(body):
-            raise ValueError("producer state does not add up")
-        pid = bytes(body[_PRODUCER_STATE.size :]).decode("utf-8")
-    except (struct.error, ValueError) as exc:
-        raise DamagedError(f"malformed producer state record: {exc}", 0) from None
-    return ProducerStateRecord(pid, group, owner, seq)
-
-
-def encode_batch_sent(record: BatchSentRecord) -> bytes:
-    """A framed ``BATCH_SENT`` record."""
-    pid = encode_pid(record.partition_id)
-    fixed = _BATCH_SENT.pack(
-        record.generation, record.first_seq, record.end_seq, record.sequence_number, len(pid)
-    )
-    return frame(BATCH_SENT, fixed + pid)
-
-
-def decode_batch_sent(body: memoryview) -> BatchSentRecord:
-    try:
-        generation, first, end, seq, n = _BATCH_SENT.unpack_from(body, 0)
-        if _BATCH_SENT.size + n != len(body) or not first < end:
-            raise ValueError("batch record does not add up")
-        pid = bytes(body[_BATCH_SENT.size :]).decode("utf-8")
-    except (struct.error, ValueError) as exc:
-        raise DamagedError(f"malformed batch record: {exc}", 0) from None
-    return BatchSentRecord(pid, generation, first, end, seq)

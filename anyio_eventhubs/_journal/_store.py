@@ -1,7 +1,6 @@
 """The journal's segment store: append-only files in a locked directory.
 
-Plain synchronous file I/O, no anyio: call it from one thread at a time (the event
-loop's, or one worker thread). What it promises:
+Plain synchronous file I/O, no anyio; not thread-safe (call it from one thread at a time).
 
 - :meth:`JournalStore.append_events` returns once its events are written (and, with
   ``durability="always"``, on disk); if it raises, none of them was written.
@@ -26,24 +25,22 @@ from pathlib import Path
 
 from .._events import QueuedEvent
 from . import _format as fmt
-from ._errors import JournalCorruptError, JournalError, describe_os_error
+from ._errors import JournalError, describe_os_error
 from ._opening import Loader, lock_directory
-from ._ranges import RangeSet
-from ._scan import JournaledEvent, SegmentScan, TornTail
+from ._outcomes import Outcomes, Touched, stream_unresolved
+from ._scan import JournaledEvent, TornTail
 from ._segments import Segment, kind_of
-from ._writer import Durability, SegmentWriter, header_factory
+from ._writer import Durability, SegmentWriter, check_options, header_factory
 
 __all__ = ["DEFAULT_SEGMENT_SIZE", "Durability", "JournalStore"]
 
 DEFAULT_SEGMENT_SIZE = 16 << 20
-_DURABILITIES = ("buffered", "interval", "always")
 
 
 class JournalStore:
     """A crash-safe journal of accepted events, in a directory of its own.
 
-    Open one with :meth:`open`; close it with :meth:`close`. Not thread-safe: call it
-    from one thread at a time.
+    Open one with :meth:`open`; close it with :meth:`close`. Not thread-safe.
 
     :ivar generation: this opening's generation number.
     :ivar torn_tails: unfinished records dropped at opening (logged as warnings).
@@ -68,11 +65,10 @@ class JournalStore:
         self._lock_fd = lock_fd
         self._segments: list[Segment] = list(loader.segments)
         self._old: list[Segment] = list(loader.segments)  # earlier generations' segments
-        self._resolved: dict[tuple[int, str], RangeSet] = loader.resolved
+        self._outcomes = Outcomes(loader.resolved)
         #: per partition: the last number appended or adopted, and the last appended
         self._last_seq: dict[str, int] = {}
         self._last_written: dict[str, int] = {}
-        self._adopted: dict[str, list[list[int]]] = {}  # [new_start, new_end, gen, origin]
         self._pid_bytes: dict[str, bytes] = {}
         self._recovering = False
         self.closed = False
@@ -116,12 +112,7 @@ class JournalStore:
         :raises JournalCorruptError: if a record other than the last is damaged.
         :raises JournalError: if the directory cannot be created, read or written.
         """
-        if durability not in _DURABILITIES:
-            raise ValueError(f"durability must be one of {_DURABILITIES}, got {durability!r}")
-        if not fsync_interval > 0:
-            raise ValueError(f"fsync_interval must be > 0 seconds, got {fsync_interval!r}")
-        if segment_size < 4096:
-            raise ValueError(f"segment_size must be >= 4096 bytes, got {segment_size!r}")
+        check_options(durability, fsync_interval, segment_size)
         directory = Path(directory)
         try:
             lock_fd = lock_directory(directory)
@@ -187,7 +178,7 @@ class JournalStore:
         active = writer.active
         assert active is not None
         if seq != previous + 1:  # numbers adopted or never written: nothing to wait for
-            self._resolved_set(self.generation, partition_id).add(previous + 1, seq)
+            self._outcomes.resolved_set(self.generation, partition_id).add(previous + 1, seq)
         span = active.ranges.get(partition_id)
         if span is None:
             active.ranges[partition_id] = [seq, seq + 1]
@@ -252,7 +243,7 @@ class JournalStore:
         active = writer.active
         assert active is not None
         for pid, first, end in gaps:  # numbers adopted or never written: nothing to wait for
-            self._resolved_set(self.generation, pid).add(first, end)
+            self._outcomes.resolved_set(self.generation, pid).add(first, end)
         ranges = active.ranges
         for pid, first in firsts.items():
             span = ranges.get(pid)
@@ -277,13 +268,6 @@ class JournalStore:
         unsynced when no further appends come."""
         self._writer.sync_if_due()
 
-    def _resolved_set(self, generation: int, partition_id: str) -> RangeSet:
-        key = (generation, partition_id)
-        found = self._resolved.get(key)
-        if found is None:
-            found = self._resolved[key] = RangeSet()
-        return found
-
     # -- outcomes and space ------------------------------------------------------------
 
     def adopt(self, partition_id: str, seq: int, event: JournaledEvent) -> None:
@@ -305,17 +289,7 @@ class JournalStore:
             raise ValueError(f"partition {partition_id!r}: sequence number {seq} does not increase")
         last_seq[partition_id] = seq
         # not journaled in this generation: the next append marks it as a gap
-        runs = self._adopted.get(partition_id)
-        if runs is None:
-            runs = self._adopted[partition_id] = []
-        elif (
-            (run := runs[-1])[1] == seq
-            and run[2] == event.generation
-            and run[3] + seq - run[0] == event.seq
-        ):
-            run[1] = seq + 1
-            return
-        runs.append([seq, seq + 1, event.generation, event.seq])
+        self._outcomes.adopt(partition_id, seq, event.generation, event.seq)
 
     def append_outcome(self, partition_id: str, first_seq: int, end_seq: int) -> None:
         """Record that events ``first_seq`` to ``end_seq - 1`` of *partition_id* (this
@@ -329,29 +303,7 @@ class JournalStore:
         """
         if not first_seq < end_seq:
             raise ValueError(f"empty outcome range [{first_seq}, {end_seq})")
-        gen = self.generation
-        self._resolved_set(gen, partition_id).add(first_seq, end_seq)
-        touched = [(gen, partition_id, first_seq, end_seq)]
-        runs = self._adopted.get(partition_id)
-        if runs:
-            kept: list[list[int]] = []
-            for run in runs:
-                start, end, origin_gen, origin = run
-                lo, hi = max(start, first_seq), min(end, end_seq)
-                if lo >= hi:
-                    kept.append(run)
-                    continue
-                first, last = origin + lo - start, origin + hi - start
-                self._resolved_set(origin_gen, partition_id).add(first, last)
-                touched.append((origin_gen, partition_id, first, last))
-                if start < lo:
-                    kept.append([start, lo, origin_gen, origin])
-                if hi < end:
-                    kept.append([hi, end, origin_gen, origin + hi - start])
-            if kept:
-                self._adopted[partition_id] = kept
-            else:
-                del self._adopted[partition_id]
+        touched = self._outcomes.resolve(self.generation, partition_id, first_seq, end_seq)
         try:
             self._writer.append(
                 b"".join(fmt.encode_outcome(pid, g, a, b) for g, pid, a, b in touched),
@@ -360,68 +312,33 @@ class JournalStore:
         finally:
             self._reclaim(touched)
 
-    def _reclaim(self, touched: list[tuple[int, str, int, int]] | None = None) -> None:
+    def _reclaim(self, touched: list[Touched] | None = None) -> None:
         """Delete the segments whose events all have their outcome (after writing again
         the outcomes that still matter), and roll a large resolved active segment."""
-        resolved = self._resolved
+        outcomes = self._outcomes
         writer = self._writer
         active = writer.active
-
-        def affected(segment: Segment) -> bool:
-            if touched is None:
-                return True
-            for gen, pid, first, end in touched:
-                span = segment.ranges.get(pid)
-                if (
-                    gen == segment.generation
-                    and span is not None
-                    and first < span[1]
-                    and end > span[0]
-                ):
-                    return True
-            return False
-
-        dead = [
-            s for s in self._segments if s is not active and affected(s) and s.resolved(resolved)
-        ]
+        dead = outcomes.dead(self._segments, active, touched)
         if (
             active is not None
             and active.size >= self.segment_size // 4
             and active.ranges
-            and active.resolved(resolved)
+            and active.resolved(outcomes.resolved)
         ):
             self._segments.append(writer.roll())
             dead.append(active)
         if not dead:
             return
-        survivors = [s for s in self._segments if s not in dead]
-        spans: dict[tuple[int, str], list[int]] = {}
-        for s in survivors:
-            for pid, (first, end) in s.ranges.items():
-                span = spans.setdefault((s.generation, pid), [first, end])
-                span[0], span[1] = min(span[0], first), max(span[1], end)
-        carried = [
-            fmt.encode_outcome(pid, gen, a, b)
-            for (gen, pid), (lo, hi) in spans.items()
-            if (done := resolved.get((gen, pid))) is not None
-            for a, b in done.clipped(lo, hi)
-        ]
+        spans, carried = outcomes.carried(s for s in self._segments if s not in dead)
         if carried:
-            writer.append(b"".join(carried), "outcomes carried forward")
+            writer.append(carried, "outcomes carried forward")
         if writer.durability != "buffered":
             writer.sync()
         for s in dead:
             with contextlib.suppress(FileNotFoundError):
                 s.path.unlink()
             self._segments.remove(s)
-        for key, done in list(resolved.items()):
-            kept = spans.get(key)
-            if kept is not None:
-                done.discard_below(kept[0])
-            elif key[0] != self.generation:
-                del resolved[key]
-            else:
-                done.discard_below(self._last_seq.get(key[1], -1) + 1)
+        outcomes.prune(spans, self.generation, self._last_seq)
 
     # -- recovery ----------------------------------------------------------------------
 
@@ -438,41 +355,9 @@ class JournalStore:
         if self._recovering:
             raise RuntimeError("recover() can be called only once per opening of a journal")
         self._recovering = True
-        return self._recover()
-
-    def _recover(self) -> Iterator[JournaledEvent]:
-        for segment in self._old:
-            if segment not in self._segments:
-                continue  # deleted: all its events have their outcome
-            gen = segment.generation
-            try:
-                for offset, record_type, body in SegmentScan(segment.path):
-                    if record_type != fmt.EVENTS:
-                        continue
-                    try:
-                        spans, start = fmt.decode_summary(body)
-                        entries = fmt.decode_entries(body, start)
-                    except fmt.DamagedError as exc:
-                        raise JournalCorruptError(exc.reason, segment.path, offset) from None
-                    if len(spans) == 1:  # one partition: check the record as a whole first
-                        pid, first, last, _ = spans[0]
-                        done = self._resolved.get((gen, pid))
-                        if done is None or not done.overlaps(first, last + 1):
-                            for pid, seq, kind, key, encoded in entries:
-                                yield JournaledEvent(pid, gen, seq, kind, key, encoded)
-                            continue
-                    for pid, seq, kind, key, encoded in entries:
-                        done = self._resolved.get((gen, pid))
-                        if done is None or seq not in done:
-                            yield JournaledEvent(pid, gen, seq, kind, key, encoded)
-            except FileNotFoundError:
-                continue  # deleted while we read: all its events have their outcome
+        return stream_unresolved(self._old, lambda s: s in self._segments, self._outcomes.resolved)
 
     # -- closing -----------------------------------------------------------------------
-
-    @property
-    def segment_count(self) -> int:
-        return len(self._segments)
 
     @property
     def size_bytes(self) -> int:
@@ -482,7 +367,7 @@ class JournalStore:
     @property
     def empty(self) -> bool:
         """Whether every event journaled has its outcome."""
-        return all(s.resolved(self._resolved) for s in self._segments)
+        return all(s.resolved(self._outcomes.resolved) for s in self._segments)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

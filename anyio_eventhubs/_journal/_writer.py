@@ -17,10 +17,28 @@ from . import _format as fmt
 from ._errors import JournalError, JournalWriteError, describe_os_error
 from ._segments import Segment, segment_name
 
-__all__ = ["Durability", "SegmentWriter"]
+__all__ = ["Durability", "SegmentWriter", "check_options", "header_factory"]
 
 Durability = Literal["buffered", "interval", "always"]
 _fdatasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+
+_DURABILITIES = ("buffered", "interval", "always")
+
+
+def check_options(durability: str, fsync_interval: float, segment_size: int) -> None:
+    """:raises ValueError: if an option of :meth:`JournalStore.open` is out of range.
+    :raises TypeError: if one has the wrong type."""
+    if durability not in _DURABILITIES:
+        raise ValueError(f"durability must be one of {_DURABILITIES}, got {durability!r}")
+    if isinstance(fsync_interval, bool) or not isinstance(fsync_interval, (int, float)):
+        raise TypeError(f"fsync_interval must be a number, got {type(fsync_interval).__name__}")
+    if isinstance(segment_size, bool) or not isinstance(segment_size, int):
+        raise TypeError(f"segment_size must be an int, got {type(segment_size).__name__}")
+    if not fsync_interval > 0:
+        raise ValueError(f"fsync_interval must be > 0 seconds, got {fsync_interval!r}")
+    if segment_size < 4096:
+        raise ValueError(f"segment_size must be >= 4096 bytes, got {segment_size!r}")
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -15,6 +15,7 @@ from anyio_eventhubs._journal import (
     JournalVersionError,
 )
 from anyio_eventhubs._journal import _format as fmt
+from anyio_eventhubs._journal import _state_records as state
 
 from .helpers import body_of, crash, numbered, open_store, segments
 
@@ -88,11 +89,11 @@ def test_other_records_round_trip(pid: str, gen: int, first: int, length: int, g
     end = first + length
     raw = fmt.encode_outcome(pid, gen, first, end)
     assert fmt.decode_outcome(body(raw, fmt.OUTCOME)) == fmt.OutcomeRecord(pid, gen, first, end)
-    state = fmt.ProducerStateRecord(pid, group, -group - 1, first)
-    raw = fmt.encode_producer_state(state)
-    assert fmt.decode_producer_state(body(raw, fmt.PRODUCER_STATE)) == state
-    sent = fmt.BatchSentRecord(pid, gen, first, end, group)
-    assert fmt.decode_batch_sent(body(fmt.encode_batch_sent(sent), fmt.BATCH_SENT)) == sent
+    producer = state.ProducerStateRecord(pid, group, -group - 1, first)
+    raw = state.encode_producer_state(producer)
+    assert state.decode_producer_state(body(raw, fmt.PRODUCER_STATE)) == producer
+    sent = state.BatchSentRecord(pid, gen, first, end, group)
+    assert state.decode_batch_sent(body(state.encode_batch_sent(sent), fmt.BATCH_SENT)) == sent
 
 
 def test_a_record_cut_short_is_a_torn_tail_and_zeros_too() -> None:

@@ -121,7 +121,7 @@ class JournalMachine(RuleBasedStateMachine):
         assert files == sorted(s.path for s in store._segments)
         for segment in store._segments:
             if segment is not active:
-                assert not segment.resolved(store._resolved), segment
+                assert not segment.resolved(store._outcomes.resolved), segment
         assert store.empty == (not any(self.outstanding.values()))
 
 
