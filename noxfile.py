@@ -62,6 +62,10 @@ def azure_versions(session: nox.Session, azure_eventhub: str) -> None:
         "tests/idempotent",
         "tests/codec",
         "tests/cli/test_examples.py",
+        # these drive the emulator's idempotent rules with azure-eventhub's bare client as
+        # a probe: what that client raises differs between versions, and the rules are
+        # the emulator's, not something the producer needs from azure-eventhub
+        "--ignore=tests/idempotent/test_idempotent_resume.py",
         *session.posargs,
     )
 
