@@ -167,10 +167,7 @@ class StreamingProducer:
                 with anyio.move_on_after(self._options.close_timeout):
                     await self._flush_all()
                 if self.total_queued_event_count:
-                    self._drop_reason = (_CLOSE_REASON, True)
-                    await drop_events(
-                        self._parts.values(), self._reporter, _CLOSE_REASON, raise_if_unhandled=True
-                    )
+                    await self._drop(_CLOSE_REASON, raise_if_unhandled=True)
                 for scope in self._batcher_scopes:
                     scope.cancel()
                 self._close_done.set()
@@ -339,6 +336,13 @@ class StreamingProducer:
         await self._flush_all()
         _raise_errors(self._reporter.take_unhandled())
 
+    async def _drop(self, reason: str, *, raise_if_unhandled: bool) -> int:
+        # the senders of abandoned sends read the reason back when they report
+        self._drop_reason = (reason, raise_if_unhandled)
+        return await drop_events(
+            self._parts.values(), self._reporter, reason, raise_if_unhandled=raise_if_unhandled
+        )
+
     async def clear(self) -> int:
         """Drop every queued event and cancel every send in flight.
 
@@ -356,10 +360,7 @@ class StreamingProducer:
         :raises RuntimeError: if called from a handler of this producer.
         """
         self._refuse_in_handler("clear")
-        self._drop_reason = ("clear() was called", False)
-        return await drop_events(
-            self._parts.values(), self._reporter, "clear() was called", raise_if_unhandled=False
-        )
+        return await self._drop("clear() was called", raise_if_unhandled=False)
 
     async def aclose(self) -> None:
         """Flush, then close. Idempotent; the ``async with`` exit calls it.
