@@ -20,6 +20,12 @@ from ._exceptions import EventClearedError as EventClearedError
 from ._exceptions import EventHubsError as EventHubsError
 from ._exceptions import EventTooLargeError as EventTooLargeError
 from ._exceptions import InternalServerError as InternalServerError
+from ._exceptions import JournalCorruptError as JournalCorruptError
+from ._exceptions import JournalError as JournalError
+from ._exceptions import JournalLockedError as JournalLockedError
+from ._exceptions import JournalMismatchError as JournalMismatchError
+from ._exceptions import JournalVersionError as JournalVersionError
+from ._exceptions import JournalWriteError as JournalWriteError
 from ._exceptions import MessageTooLargeError as MessageTooLargeError
 from ._exceptions import NotFoundError as NotFoundError
 from ._exceptions import OperationTimeoutError as OperationTimeoutError
@@ -28,6 +34,7 @@ from ._exceptions import PublishError as PublishError
 from ._exceptions import ServerBusyError as ServerBusyError
 from ._exceptions import ThrottledError as ThrottledError
 from ._exceptions import TransportError as TransportError
+from ._journal_options import JournalOptions as JournalOptions
 from ._open import open_streaming_producer as open_streaming_producer
 from ._partitioning import partition_for_key as partition_for_key
 from ._producer import StreamingProducer as StreamingProducer
@@ -46,6 +53,13 @@ __all__ = [
     "EventHubsError",
     "EventTooLargeError",
     "InternalServerError",
+    "JournalCorruptError",
+    "JournalError",
+    "JournalLockedError",
+    "JournalMismatchError",
+    "JournalOptions",
+    "JournalVersionError",
+    "JournalWriteError",
     "MessageTooLargeError",
     "NotFoundError",
     "OperationTimeoutError",

@@ -7,6 +7,12 @@
     ├── EventTooLargeError            (also a ValueError) an event can never fit a batch
     ├── PublishError                  a batch failed and no on_publish_failed handler took it
     ├── EventClearedError             clear() or a late close dropped the events
+    ├── JournalError                  the journal cannot be used as asked: .path
+    │   ├── JournalLockedError        another producer holds the journal's lock
+    │   ├── JournalMismatchError      the journal belongs to another namespace or hub
+    │   ├── JournalVersionError       written by a newer (or unknown) format version
+    │   ├── JournalCorruptError       a damaged record, not at the end: .path, .offset
+    │   └── JournalWriteError         a write failed (disk full, permission): not accepted
     └── TransportError                the service or the connection said no; is_transient
         ├── ConnectError              could not open a connection or link (transient)
         ├── ConnectionLostError       the connection or link went away (transient)
@@ -34,6 +40,7 @@ an application that re-sends failures knows which may duplicate.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -44,6 +51,12 @@ __all__ = [
     "EventHubsError",
     "EventTooLargeError",
     "InternalServerError",
+    "JournalCorruptError",
+    "JournalError",
+    "JournalLockedError",
+    "JournalMismatchError",
+    "JournalVersionError",
+    "JournalWriteError",
     "MessageTooLargeError",
     "NotFoundError",
     "OperationTimeoutError",
@@ -214,3 +227,50 @@ class MessageTooLargeError(TransportError):
     """The service refused a message as too large."""
 
     may_have_been_published = False
+
+
+class JournalError(EventHubsError):
+    """The journal cannot be used as asked.
+
+    :ivar path: the file or directory concerned.
+    """
+
+    def __init__(self, message: str, path: Path | str) -> None:
+        super().__init__(message)
+        self.path = Path(path)
+
+
+class JournalLockedError(JournalError):
+    """Another producer (in this process or another) holds the journal directory."""
+
+
+class JournalMismatchError(JournalError):
+    """The journal was written for another namespace or Event Hub."""
+
+
+class JournalVersionError(JournalError):
+    """The journal was written in a format version this version cannot read."""
+
+
+class JournalCorruptError(JournalError):
+    """A record is damaged somewhere other than at the very end of the journal.
+
+    :ivar offset: the byte offset, in :attr:`path`, where the damage was found.
+    """
+
+    def __init__(self, message: str, path: Path | str, offset: int) -> None:
+        super().__init__(f"{message} (in {path} at byte offset {offset})", path)
+        self.offset = offset
+
+
+class JournalWriteError(JournalError):
+    """Writing to the journal failed (disk full, permission denied, ...).
+
+    The events of the failed call were not journaled, so they were not accepted.
+
+    :ivar errno: the operating system's error number, if any.
+    """
+
+    def __init__(self, message: str, path: Path | str, errno: int | None = None) -> None:
+        super().__init__(message, path)
+        self.errno = errno

@@ -22,6 +22,7 @@ shielded, to go out, and reports the rest failed with
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -31,6 +32,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import anyio
 from azure.eventhub import TransportType
 
+from ._journal_options import JournalOptions, journal_options
+from ._journaling import open_journal
 from ._options import FailedHandler, ProducerOptions, SucceededHandler
 from ._producer import StreamingProducer
 from ._reporting import logger
@@ -111,6 +114,7 @@ async def open_streaming_producer(
     connection_verify: str | None = None,
     ssl_context: SSLContext | None = None,
     user_agent: str | None = None,
+    journal: str | os.PathLike[str] | JournalOptions | None = None,
 ) -> AsyncIterator[StreamingProducer]:
     """Open a streaming producer; close it (publishing what is queued) on exit.
 
@@ -171,6 +175,10 @@ async def open_streaming_producer(
         client certificates, TLS versions).
     :param user_agent: appended to ``anyio-eventhubs/<version>`` in the user agent that
         the service sees.
+    :param journal: a directory (created if missing), or
+        :class:`~anyio_eventhubs.JournalOptions`: every accepted event is written there
+        before ``queue_for_send`` returns, and a producer opened on it after a crash
+        publishes first the events that had no outcome (``docs/durability.md``).
     :raises TypeError: for an argument of the wrong type or an unknown option.
     :raises ValueError: for a bad option value (never echoing a key or token).
     :raises ImportError: for ``TransportType.AmqpOverWebsocket`` without the
@@ -180,6 +188,9 @@ async def open_streaming_producer(
     :raises ~anyio_eventhubs.ConnectError: if the hub cannot be reached within
         *open_timeout* (name resolution, refused connection, TLS, proxy, a peer that is
         not Event Hubs); the message says which.
+    :raises ~anyio_eventhubs.JournalError: if the journal cannot be opened: held by
+        another producer, written for another hub, damaged, of a newer format, or not
+        readable or writable (the subclass says which).
     """
     options = ProducerOptions(
         on_publish_succeeded=on_publish_succeeded,
@@ -206,6 +217,7 @@ async def open_streaming_producer(
         "ssl_context": ssl_context,
         "user_agent": user_agent,
     }
+    journal_opts = journal_options(journal)
     resolved = _resolve_transport(transport, connection_string, eventhub_name, connection_options)
     if enable_idempotent_retries and not getattr(resolved, "supports_idempotent_publishing", False):
         raise ValueError(
@@ -223,8 +235,10 @@ async def open_streaming_producer(
             opened = resolved.connect(idempotent=True)  # type: ignore[call-arg]
         else:
             opened = resolved.connect()
-        async with opened as connection:
-            producer = StreamingProducer(connection, options, identifier or str(uuid.uuid4()))
+        async with opened as connection, open_journal(journal_opts, connection) as journaled:
+            producer = StreamingProducer(
+                connection, options, identifier or str(uuid.uuid4()), journaled
+            )
             try:
                 async with anyio.create_task_group() as task_group:
                     producer._start(task_group)

@@ -13,6 +13,8 @@ event (its deadline starts), a head batch that just became full, or a flush.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 
 from ._batching import Batch, OutcomeLedger, PartitionQueue
@@ -96,6 +98,10 @@ class PartitionState:
         self.failed = 0
         self.batches_published = 0
         self.batches_failed = 0
+        #: events of an earlier run queued again from the journal
+        self.recovered = 0
+        #: told of every outcome range, once the handlers have run (the journal)
+        self.on_resolved: Callable[[str, int, int], None] | None = None
 
     # -- accepting ---------------------------------------------------------------------
 
@@ -163,6 +169,8 @@ class PartitionState:
     def resolve(self, first_seq: int, end_seq: int) -> None:
         """Record outcomes for ``first_seq`` to ``end_seq - 1``; wake whoever waits."""
         self.ledger.resolve(first_seq, end_seq)
+        if self.on_resolved is not None:
+            self.on_resolved(self.id, first_seq, end_seq)
         if self._flush_waiters:
             below = self.ledger.resolved_below
             still = []

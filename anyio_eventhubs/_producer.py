@@ -8,21 +8,23 @@ senders (``_batcher``, ``_sender``) move the events. ``open_streaming_producer``
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import anyio
-from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint
 
-from ._batcher import run_batcher
 from ._dropping import drop_events
 from ._events import Event, QueuedEvent
-from ._exceptions import ProducerClosedError, PublishError
+from ._exceptions import ProducerClosedError
 from ._intake import Intake
+from ._journaling import ProducerJournal
+from ._loop import loop_functions
 from ._options import ProducerOptions
-from ._partition import InFlightSend, PartitionState
-from ._reporting import Reporter, in_handler_of
+from ._partition import PartitionState
+from ._reporting import Reporter, in_handler_of, raise_errors
 from ._sender import Sender
 from ._statistics import ProducerStatistics, collect_statistics
+from ._tasks import ProducerTasks
 from ._telemetry import producer_telemetry
 from .transport import IdempotentTransportConnection, PublishingState, TransportConnection
 
@@ -33,29 +35,6 @@ _CLOSE_REASON = "the producer closed before these events could be published"
 _YIELD_EVERY = 64
 
 
-def _loop_functions() -> tuple[Callable[[], Awaitable[None]], Callable[[], float]]:
-    """anyio's ``checkpoint_if_cancelled`` and ``current_time`` without their backend
-    lookup on every call.
-
-    ``queue_for_send`` runs once per event; the lookup (sniffio, a dict) was a quarter
-    of its time. Falls back to the public functions if anyio's layout changes.
-    """
-    try:
-        from anyio._core._eventloop import get_async_backend
-
-        backend = get_async_backend()
-        return backend.checkpoint_if_cancelled, backend.current_time
-    except Exception:  # pragma: no cover - a different anyio
-        return checkpoint_if_cancelled, anyio.current_time
-
-
-def _raise_errors(errors: list[PublishError]) -> None:
-    if len(errors) == 1:
-        raise errors[0]
-    if errors:
-        raise ExceptionGroup(f"{len(errors)} batches failed to publish", errors)
-
-
 class StreamingProducer:
     """Queues single events and publishes them in batches, per partition, in the background.
 
@@ -64,9 +43,14 @@ class StreamingProducer:
     """
 
     def __init__(
-        self, connection: TransportConnection, options: ProducerOptions, identifier: str
+        self,
+        connection: TransportConnection,
+        options: ProducerOptions,
+        identifier: str,
+        journal: ProducerJournal | None = None,
     ) -> None:
         self._connection = connection
+        self._journal = journal
         self._options = options
         self._identifier = identifier
         self._partition_ids = tuple(connection.partition_ids)
@@ -90,6 +74,9 @@ class StreamingProducer:
             )
             for pid in self._partition_ids
         }
+        if journal is not None:
+            for part in self._parts.values():
+                part.on_resolved = journal.resolved
         # OpenTelemetry (docs/observability.md): None unless a provider is configured
         self._telemetry = producer_telemetry(self) if options.enable_telemetry else None
         self._intake = Intake(
@@ -100,11 +87,7 @@ class StreamingProducer:
             None if self._telemetry is None else self._telemetry.encode_event,
         )
         self._reporter = Reporter(self, options.on_publish_succeeded, options.on_publish_failed)
-        self._global_slots = (
-            None
-            if options.max_concurrent_sends is None
-            else anyio.Semaphore(options.max_concurrent_sends)
-        )
+        self._tasks = ProducerTasks(identifier, options.max_concurrent_sends)
         # why events are being dropped, and whether a drop with no failure handler is
         # raised (a close's is; clear() returns its count instead)
         self._drop_reason = ("clear() was called", False)
@@ -112,42 +95,32 @@ class StreamingProducer:
             connection,
             options.retry_options,
             self._reporter,
-            self._release_global_slot,
+            self._tasks.release_global_slot,
             lambda: self._drop_reason,
             telemetry=self._telemetry,
         )
-        self._task_group: anyio.abc.TaskGroup | None = None
-        self._batcher_scopes: list[anyio.CancelScope] = []
+        self._tasks.sender = self._sender
         self._closed = False
         self._close_done: anyio.Event | None = None
         self._since_yield = 0
-        self._checkpoint_if_cancelled, self._current_time = _loop_functions()
+        self._checkpoint_if_cancelled, self._current_time = loop_functions()
 
     # -- lifecycle (driven by open_streaming_producer) ---------------------------------
 
     def _start(self, task_group: anyio.abc.TaskGroup) -> None:
-        self._task_group = task_group
-        for part in self._parts.values():
-            scope = anyio.CancelScope(shield=True)
-            self._batcher_scopes.append(scope)
-            task_group.start_soon(
-                self._run_batcher,
-                part,
-                scope,
-                name=f"anyio_eventhubs batcher {self._identifier}/{part.id}",
-            )
-
-    async def _run_batcher(self, part: PartitionState, scope: anyio.CancelScope) -> None:
-        with scope:
-            await run_batcher(part, self._global_slots, self._start_send)
-
-    def _start_send(self, part: PartitionState, send: InFlightSend) -> None:
-        assert self._task_group is not None
-        self._task_group.start_soon(self._sender.run, part, send)
-
-    def _release_global_slot(self) -> None:
-        if self._global_slots is not None:
-            self._global_slots.release()
+        journal = self._journal
+        self._tasks.start(
+            task_group,
+            self._parts.values(),
+            recovery=None
+            if journal is None
+            else journal.recovery(
+                self._parts, self._options.max_queued_events, self._reporter, self._current_time
+            ),
+            periodic_sync=None
+            if journal is None or journal.sync_every is None
+            else (journal.sync_every, journal.sync_if_due),
+        )
 
     async def _shutdown(self, *, graceful: bool) -> None:
         """Close: flush (bounded unless *graceful*), drop the rest, stop the batchers."""
@@ -161,15 +134,21 @@ class StreamingProducer:
             part.wake_room_waiters()
         try:
             if graceful:
+                if self._journal is not None:  # recovered events go out first
+                    await self._journal.wait_recovered()
                 await self._flush_all()
         finally:
             with anyio.CancelScope(shield=True):
+                if self._journal is not None:
+                    self._journal.stop_recovery()
+                    for part in self._parts.values():
+                        part.wake_room_waiters()
+                    await self._journal.wait_recovered()
                 with anyio.move_on_after(self._options.close_timeout):
                     await self._flush_all()
                 if self.total_queued_event_count:
                     await self._drop(_CLOSE_REASON, raise_if_unhandled=True)
-                for scope in self._batcher_scopes:
-                    scope.cancel()
+                self._tasks.cancel()
                 self._close_done.set()
 
     # -- public properties -------------------------------------------------------------
@@ -262,6 +241,9 @@ class StreamingProducer:
         """
         await self._checkpoint_if_cancelled()
         part, item = self._prepare(event, partition_id, partition_key)
+        if self._journal is not None:
+            await self._queue_journaled(part, item, partition_key)
+            return
         limit = self._options.max_queued_events
         if part.ledger.outstanding >= limit:
             while part.ledger.outstanding >= limit:
@@ -295,8 +277,34 @@ class StreamingProducer:
         if part.ledger.outstanding >= self._options.max_queued_events:
             part.request_flush(part.ledger.accepted)
             return False
+        if self._journal is not None:
+            if self._journal.recovering:
+                return False  # recovered events go first
+            item.seq = part.ledger.accepted
+            self._journal.accepted(part.id, item, partition_key)
         part.accept(item, self._current_time())
         return True
+
+    async def _queue_journaled(
+        self, part: PartitionState, item: QueuedEvent, partition_key: str | None
+    ) -> None:
+        """``queue_for_send`` with a journal: after recovery, journal, then accept."""
+        assert self._journal is not None
+        if self._journal.recovering:
+            await self._journal.wait_recovered()
+        limit = self._options.max_queued_events
+        while part.ledger.outstanding >= limit and not self._closed:
+            part.request_flush(part.ledger.accepted)
+            await part.wait_for_room()
+        if self._closed:
+            raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
+        item.seq = part.ledger.accepted
+        self._journal.accepted(part.id, item, partition_key)  # raises: not accepted
+        part.accept(item, self._current_time())
+        self._since_yield += 1
+        if self._since_yield >= _YIELD_EVERY:
+            self._since_yield = 0
+            await cancel_shielded_checkpoint()
 
     # -- flush, clear, close -----------------------------------------------------------
 
@@ -334,7 +342,7 @@ class StreamingProducer:
         """
         self._refuse_in_handler("flush")
         await self._flush_all()
-        _raise_errors(self._reporter.take_unhandled())
+        raise_errors(self._reporter.take_unhandled())
 
     async def _drop(self, reason: str, *, raise_if_unhandled: bool) -> int:
         # the senders of abandoned sends read the reason back when they report
@@ -374,4 +382,4 @@ class StreamingProducer:
         """
         self._refuse_in_handler("aclose")
         await self._shutdown(graceful=True)
-        _raise_errors(self._reporter.take_unhandled())
+        raise_errors(self._reporter.take_unhandled())

@@ -28,7 +28,14 @@ from ._events import Event, PublishFailedEventArgs, PublishSucceededEventArgs
 from ._exceptions import PublishError
 from ._options import FailedHandler, SucceededHandler
 
-__all__ = ["HandlerCall", "Reporter", "current_handler_producer", "in_handler_of", "logger"]
+__all__ = [
+    "HandlerCall",
+    "Reporter",
+    "current_handler_producer",
+    "in_handler_of",
+    "logger",
+    "raise_errors",
+]
 
 logger = logging.getLogger("anyio_eventhubs")
 
@@ -151,3 +158,10 @@ class Reporter:
     def take_unhandled(self) -> list[PublishError]:
         errors, self.unhandled = self.unhandled, []
         return errors
+
+
+def raise_errors(errors: list[PublishError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ExceptionGroup(f"{len(errors)} batches failed to publish", errors)

@@ -29,6 +29,8 @@ class PartitionStatistics:
     :ivar last_published_sequence_number: with idempotent retries, the last sequence
         number the service confirmed for this producer on the partition (``-1`` before
         the first batch).
+    :ivar recovered: events of an earlier run, recovered from the journal and queued
+        again (they count in ``queued``, ``published`` and ``failed`` as any other).
     """
 
     partition_id: str
@@ -41,6 +43,7 @@ class PartitionStatistics:
     producer_id: int | None = None
     producer_epoch: int | None = None
     last_published_sequence_number: int | None = None
+    recovered: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class ProducerStatistics:
     batches_published: int
     batches_failed: int
     partitions: Mapping[str, PartitionStatistics]
+    #: events of an earlier run recovered from the journal (``docs/durability.md``)
+    recovered: int = 0
 
 
 def _idempotent(state: PublishingState | None) -> dict[str, int]:
@@ -80,6 +85,7 @@ def collect_statistics(
             failed=part.failed,
             batches_published=part.batches_published,
             batches_failed=part.batches_failed,
+            recovered=part.recovered,
             **_idempotent(None if publishing_state is None else publishing_state(part.id)),
         )
         for part in parts
@@ -93,4 +99,5 @@ def collect_statistics(
         batches_published=sum(p.batches_published for p in stats),
         batches_failed=sum(p.batches_failed for p in stats),
         partitions=partitions,
+        recovered=sum(p.recovered for p in stats),
     )

@@ -217,7 +217,7 @@ async def test_flush_raises_unhandled_failures_once() -> None:
 
 
 async def test_a_crashed_background_task_leaves_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    import anyio_eventhubs._producer as producer_module
+    import anyio_eventhubs._tasks as producer_module
 
     async def broken_batcher(*args: object) -> None:
         raise ZeroDivisionError("batcher bug")

@@ -1,4 +1,5 @@
-"""The journal's exceptions (re-exported by the package once the producer uses them).
+"""The journal's exceptions (defined in ``anyio_eventhubs._exceptions``, the one tree)
+and the words for an operating system's error.
 
 ::
 
@@ -14,9 +15,15 @@
 from __future__ import annotations
 
 import errno as errno_codes
-from pathlib import Path
 
-from .._exceptions import EventHubsError
+from .._exceptions import (
+    JournalCorruptError,
+    JournalError,
+    JournalLockedError,
+    JournalMismatchError,
+    JournalVersionError,
+    JournalWriteError,
+)
 
 __all__ = [
     "JournalCorruptError",
@@ -27,53 +34,6 @@ __all__ = [
     "JournalWriteError",
     "describe_os_error",
 ]
-
-
-class JournalError(EventHubsError):
-    """The journal cannot be used as asked.
-
-    :ivar path: the file or directory concerned.
-    """
-
-    def __init__(self, message: str, path: Path | str) -> None:
-        super().__init__(message)
-        self.path = Path(path)
-
-
-class JournalLockedError(JournalError):
-    """Another producer (in this process or another) holds the journal directory."""
-
-
-class JournalMismatchError(JournalError):
-    """The journal was written for another namespace or Event Hub."""
-
-
-class JournalVersionError(JournalError):
-    """The journal was written in a format version this version cannot read."""
-
-
-class JournalCorruptError(JournalError):
-    """A record is damaged somewhere other than at the very end of the journal.
-
-    :ivar offset: the byte offset, in :attr:`path`, where the damage was found.
-    """
-
-    def __init__(self, message: str, path: Path | str, offset: int) -> None:
-        super().__init__(f"{message} (in {path} at byte offset {offset})", path)
-        self.offset = offset
-
-
-class JournalWriteError(JournalError):
-    """Writing to the journal failed (disk full, permission denied, ...).
-
-    The events of the failed call were not journaled, so they were not accepted.
-
-    :ivar errno: the operating system's error number, if any.
-    """
-
-    def __init__(self, message: str, path: Path | str, errno: int | None = None) -> None:
-        super().__init__(message, path)
-        self.errno = errno
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -61,6 +61,13 @@ def open_streaming_producer(
     :raises ValueError: for a bad option value.
     :raises ~anyio_eventhubs.TransportError: if the hub cannot be reached.
     """
+    if more.get("journal") is not None:
+        # the sync queue_for_send returns before the loop thread takes the event, so it
+        # could not promise that the event is in the journal when it returns
+        raise ValueError(
+            "journal= is not supported by anyio_eventhubs.sync yet; use the async "
+            "open_streaming_producer for a crash-safe journal"
+        )
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {list(_BACKENDS)}, got {backend!r}")
     if backend_options is not None and not isinstance(backend_options, dict):

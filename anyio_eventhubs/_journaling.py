@@ -1,0 +1,273 @@
+"""The producer's side of the journal: journal on accept, record outcomes, recover.
+
+- :meth:`ProducerJournal.accepted` writes an event before the producer accepts it; if
+  it raises, the event was not accepted.
+- :meth:`ProducerJournal.resolved` records outcomes, after the handlers have run: a
+  crash in between publishes those events again on the next opening (handlers are
+  at-least-once across a crash; the service's storage is exactly-once with idempotence).
+- :func:`recover` queues the events of earlier runs that have no outcome, before
+  anything newer, streaming them from disk with the usual ``max_queued_events`` bound.
+
+The store itself (``_journal``) is plain synchronous file I/O on the event loop's thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.lowlevel import cancel_shielded_checkpoint
+
+from ._encoding import batch_entry_size
+from ._events import Event, QueuedEvent
+from ._exceptions import NotFoundError
+from ._journal import JournaledEvent, JournalError, JournalStore, JournalWriteError
+
+if TYPE_CHECKING:
+    from ._journal_options import JournalOptions
+    from ._partition import PartitionState
+    from ._reporting import Reporter
+    from .transport import TransportConnection
+
+__all__ = ["ProducerJournal", "RecoveredEvent", "open_journal", "recover"]
+
+logger = logging.getLogger("anyio_eventhubs")
+
+#: recovery lets other tasks run at least once every this many events
+_YIELD_EVERY = 256
+
+
+class RecoveredEvent(QueuedEvent):
+    """An event of an earlier run, read back from the journal.
+
+    Handlers get it as an ``EventData`` (body, properties and partition key as
+    stored); it is decoded only when a handler or a report needs it.
+    """
+
+    __slots__ = ("_event", "origin")
+
+    def __init__(self, origin: JournaledEvent, seq: int) -> None:  # no super(): lazy .event
+        self.origin: JournaledEvent | None = origin
+        self._event: Event | None = None
+        self.encoded = origin.encoded
+        self.size = batch_entry_size(len(origin.encoded))
+        self.seq = seq
+        self.arrived = 0.0
+
+    @property
+    def event(self) -> Event:
+        if self._event is None:
+            assert self.origin is not None
+            self._event = self.origin.event_data()
+            self.origin = None
+        return self._event
+
+    @event.setter
+    def event(self, value: Event) -> None:
+        self._event, self.origin = value, None
+
+
+class ProducerJournal:
+    """One producer's journal: the store, what the producer tells it, and the recovery.
+
+    Created in the event loop (it makes an ``anyio.Event``).
+
+    :param recovering: the events of earlier runs without an outcome (``None``: none).
+    """
+
+    def __init__(
+        self,
+        store: JournalStore,
+        recovering: Iterator[JournaledEvent] | None = None,
+        sync_every: float | None = None,
+    ) -> None:
+        self.store = store
+        #: with ``durability="interval"``: seconds between periodic syncs
+        self.sync_every = sync_every
+        #: events recovered so far
+        self.recovered = 0
+        self._recovering = recovering
+        self._recovery_done = None if recovering is None else anyio.Event()
+        self._recovery_stopped = False
+
+    @property
+    def recovering(self) -> bool:
+        """Whether recovered events are still being queued (new ones must wait)."""
+        return self._recovery_done is not None and not self._recovery_done.is_set()
+
+    async def wait_recovered(self) -> None:
+        """Wait until recovery has queued every recovered event (or stopped)."""
+        if self._recovery_done is not None:
+            await self._recovery_done.wait()
+
+    def stop_recovery(self) -> None:
+        """Make recovery stop at its next event (a close that is not graceful); the
+        caller wakes it if it waits for room."""
+        self._recovery_stopped = True
+
+    def recovery(
+        self,
+        parts: Mapping[str, PartitionState],
+        max_queued_events: int,
+        reporter: Reporter,
+        current_time: Callable[[], float],
+    ) -> Callable[[], Coroutine[Any, Any, None]] | None:
+        """The recovery task's function (``None`` if there is nothing to recover)."""
+        events, done = self._recovering, self._recovery_done
+        if events is None or done is None:
+            return None
+
+        async def run() -> None:
+            try:
+                await recover(
+                    self,
+                    events,
+                    parts,
+                    max_queued_events,
+                    reporter,
+                    current_time,
+                    lambda: self._recovery_stopped,
+                )
+            finally:
+                self._recovering = None
+                done.set()
+
+        return run
+
+    def accepted(self, partition_id: str, item: QueuedEvent, partition_key: str | None) -> None:
+        """Journal *item* (numbered already); raise if it must not be accepted.
+
+        :raises ~anyio_eventhubs.JournalWriteError: the event is not in the journal.
+        """
+        try:
+            self.store.append_event(partition_id, item, partition_key)
+        except JournalWriteError as exc:
+            raise JournalWriteError(
+                f"the event was not accepted: {exc}", exc.path, getattr(exc, "errno", None)
+            ) from exc
+
+    def resolved(self, partition_id: str, first_seq: int, end_seq: int) -> None:
+        """Record outcomes (never raises: a failed write is logged; the outcome stays
+        known while the journal is open, and a crash would publish those events again)."""
+        try:
+            self.store.append_outcome(partition_id, first_seq, end_seq)
+        except JournalError as exc:
+            logger.error(
+                "journal %s: could not record the outcome of events %d-%d of partition %r; "
+                "after a crash they would be published again: %s",
+                self.store.directory,
+                first_seq,
+                end_seq - 1,
+                partition_id,
+                exc,
+            )
+
+    def sync_if_due(self) -> None:
+        try:
+            self.store.sync_if_due()
+        except JournalError as exc:
+            logger.error("journal %s: fdatasync failed: %s", self.store.directory, exc)
+
+    def close(self) -> None:
+        try:
+            self.store.close()
+        except OSError as exc:
+            logger.error("journal %s: closing failed: %s", self.store.directory, exc)
+
+
+async def recover(
+    journal: ProducerJournal,
+    events: Iterator[JournaledEvent],
+    parts: Mapping[str, PartitionState],
+    max_queued_events: int,
+    reporter: Reporter,
+    current_time: Callable[[], float],
+    stopped: Callable[[], bool],
+) -> None:
+    """Queue *events* (of earlier runs, without an outcome) on their partitions, in order.
+
+    Waits for room as ``queue_for_send`` does, so memory stays bounded by
+    ``max_queued_events`` per partition however large the journal. Stops early once
+    *stopped* says so (a close that is not a graceful one): what is not queued then stays
+    in the journal for the next opening.
+    """
+    store = journal.store
+    orphans: dict[str, int] = {}
+    since_yield = 0
+    for origin in events:
+        part = parts.get(origin.partition_id)
+        if part is None:  # the hub lost a partition: report, never lose silently
+            seq = orphans.get(origin.partition_id, 0)
+            orphans[origin.partition_id] = seq + 1
+            store.adopt(origin.partition_id, seq, origin)
+            error = NotFoundError(
+                f"partition {origin.partition_id!r} of a journaled event no longer exists"
+            )
+            with anyio.CancelScope(shield=True):
+                await reporter.failed(
+                    [origin.event_data()],
+                    origin.partition_id,
+                    error,
+                    resendable=False,
+                    may_have_been_published=False,
+                    raise_if_unhandled=True,
+                )
+            journal.resolved(origin.partition_id, seq, seq + 1)
+            continue
+        while part.ledger.outstanding >= max_queued_events:
+            part.request_flush(part.ledger.accepted)
+            await part.wait_for_room()
+            if stopped():
+                return
+        if stopped():
+            return
+        item = RecoveredEvent(origin, part.ledger.accepted)
+        store.adopt(part.id, item.seq, origin)
+        part.accept(item, current_time())
+        journal.recovered += 1
+        part.recovered += 1
+        since_yield += 1
+        if since_yield >= _YIELD_EVERY:
+            since_yield = 0
+            await cancel_shielded_checkpoint()
+
+
+@asynccontextmanager
+async def open_journal(
+    options: JournalOptions | None, connection: TransportConnection
+) -> AsyncIterator[ProducerJournal | None]:
+    """Open (and lock) the journal for *connection*'s hub; close it on exit.
+
+    The opening reads every journal file once to check it (in a worker thread: it is
+    plain file I/O); the events themselves are streamed again later, by recovery.
+
+    :raises ~anyio_eventhubs.JournalError: if it cannot be opened (the subclass says why).
+    """
+    if options is None:
+        yield None
+        return
+    store = await anyio.to_thread.run_sync(
+        functools.partial(
+            JournalStore.open,
+            options.path,
+            namespace=connection.fully_qualified_namespace,
+            eventhub_name=connection.eventhub_name,
+            durability=options.durability,
+            fsync_interval=options.fsync_interval,
+            segment_size=options.segment_size,
+            quarantine_damaged=options.quarantine_damaged,
+        )
+    )
+    journal = ProducerJournal(
+        store,
+        None if store.empty else store.recover(),
+        options.fsync_interval if options.durability == "interval" else None,
+    )
+    try:
+        yield journal
+    finally:
+        journal.close()
