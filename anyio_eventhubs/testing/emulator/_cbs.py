@@ -12,12 +12,13 @@ import base64
 import hashlib
 import hmac
 import time
+from datetime import datetime
 from urllib.parse import quote_plus, unquote_plus
 
 from ._faults import FaultInjector
 from ._messages import Request
 
-__all__ = ["JWT", "SAS_TOKEN", "check_sas_token", "put_token"]
+__all__ = ["JWT", "SAS_TOKEN", "check_sas_token", "put_token", "token_expiry"]
 
 SAS_TOKEN = "servicebus.windows.net:sastoken"
 JWT = "jwt"
@@ -50,6 +51,29 @@ def check_sas_token(token: str, key_name: str, key: str, *, now: float | None = 
         if hmac.compare_digest(base64.b64encode(digest).decode(), signature):
             return None
     return "SAS token signature does not match"
+
+
+def token_expiry(request: Request) -> float | None:
+    """When the token of a put-token request expires, in wall-clock seconds, if known.
+
+    A SAS token says so itself (``se=``); otherwise the request's optional ``expiration``
+    application property (a timestamp) is used, as azure-eventhub sends it with a JWT.
+    """
+    body = request.body
+    if isinstance(body, str) and body.startswith(_PREFIX):
+        for part in body[len(_PREFIX) :].split("&"):
+            name, _, value = part.partition("=")
+            if name == "se":
+                try:
+                    return float(unquote_plus(value))
+                except ValueError:
+                    return None
+    expiration = request.application_properties.get("expiration")
+    if isinstance(expiration, datetime):
+        return expiration.timestamp()
+    if isinstance(expiration, int | float) and not isinstance(expiration, bool):
+        return expiration / 1000  # a timestamp too large for datetime stays milliseconds
+    return None
 
 
 def put_token(

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from proton import (
     Collector,
@@ -24,12 +23,11 @@ from proton import (
     symbol,
 )
 
-from ._cbs import put_token
-from ._codec import Encoded, encode_int
-from ._consumer import ConsumerLink, find_selector, start_index
-from ._faults import NOT_FOUND, FaultInjector
+from ._codec import encode_symbol
+from ._consumer import ConsumerLink
+from ._faults import NOT_FOUND
 from ._frames import OutgoingFrames
-from ._hubs import EventStore
+from ._hooks import ConnectionInfo, ServerHooks, parse_entity
 from ._idempotent import (
     IDEMPOTENT_PRODUCER,
     PRODUCER_EPOCH,
@@ -38,56 +36,15 @@ from ._idempotent import (
     AttachRefused,
     AttachSniffer,
 )
-from ._management import read
-from ._messages import encode_reply, parse_request
+from ._lifetime import UNAUTHORIZED_ACCESS, ConnectionGuard
 from ._publish import ProducerLink
+from ._receivers import RUNTIME_METRIC, ReceiverRefused, attach_receiver
+from ._requests import CBS_NODE as _CBS
+from ._requests import MANAGEMENT_NODE as _MANAGEMENT
+from ._requests import answer_request
 from ._sasl import SaslHandshake
 
-__all__ = ["ConnectionInfo", "ServerConnection", "ServerHooks", "parse_entity"]
-
-_CBS, _MANAGEMENT = "$cbs", "$management"
-
-
-@dataclass(frozen=True)
-class ConnectionInfo:
-    """A snapshot of one accepted connection."""
-
-    connection_id: int
-    peer: tuple[str, int]
-    open: bool
-    """Whether the TCP connection is still open."""
-    container_id: str | None
-    sasl_mechanism: str | None
-    links: tuple[str, ...]
-    """Addresses of the links attached so far (targets of senders, sources of receivers)."""
-    transfers: int
-    """Transfers stored from this connection."""
-    events: int
-    """Events stored from this connection."""
-    user_agent: str | None = None
-    """The ``user-agent`` property of the client's AMQP open frame."""
-
-
-class ServerHooks(Protocol):
-    """What a connection needs from the server that owns it."""
-
-    store: EventStore
-    faults: FaultInjector
-    key_name: str
-    key: str | None
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> None: ...
-
-    def mark_dirty(self, connection: ServerConnection) -> None: ...
-
-
-def parse_entity(address: str | None) -> list[str]:
-    """The path segments of a link address (``amqps://host/eh1/Partitions/0`` -> 3)."""
-    if not address:
-        return []
-    if "://" in address:
-        address = address.split("://", 1)[1].partition("/")[2]
-    return [part for part in address.split("/") if part]
+__all__ = ["ConnectionInfo", "ServerConnection", "ServerHooks", "parse_entity"]  # re-exported
 
 
 class _RequestLink:
@@ -138,6 +95,13 @@ class ServerConnection:
             Event.SESSION_REMOTE_CLOSE: lambda e: e.session.close(),
             Event.CONNECTION_REMOTE_CLOSE: lambda e: e.connection.close(),
         }
+        rules = hooks.rules
+        if rules.idle_timeout is not None:  # enforced by proton, advertised as it is
+            self._transport.idle_timeout = rules.idle_timeout
+            self._frames.idle_time_out_ms = round(rules.idle_timeout * 1000)
+        self._detached: list[str] = []
+        self._close_condition: str | None = None
+        self.guard = ConnectionGuard(rules, self)
 
     # --- LinkHost ---------------------------------------------------------------------
 
@@ -155,6 +119,30 @@ class ServerConnection:
     def count_transfer(self, events: int) -> None:
         self._transfers += 1
         self._events += events
+
+    # --- GuardHost --------------------------------------------------------------------
+
+    def detach_link(self, link: Any, condition: str, description: str) -> None:
+        role = self._roles.pop((link.name, link.is_sender), None)
+        if isinstance(role, ConsumerLink):
+            role.close()
+        self.guard.link_closed(link)
+        if link.state & link.LOCAL_ACTIVE:
+            link.condition = Condition(condition, description)
+            link.close()
+            self._detached.append(condition)
+            self.store.notify()
+
+    def close_connection(self, condition: str, description: str) -> None:
+        """Close with an error; the socket goes once the client answers (or 2 s later)."""
+        connection = self._connection
+        if connection.state & connection.LOCAL_CLOSED:
+            return
+        connection.condition = Condition(condition, description)
+        connection.close()
+        self._close_condition = condition
+        self.process()
+        self.call_later(2.0, self.abort)
 
     # --- bytes in, bytes out ----------------------------------------------------------
 
@@ -225,10 +213,15 @@ class ServerConnection:
             transfers=self._transfers,
             events=self._events,
             user_agent=self._user_agent,
+            detached=tuple(self._detached),
+            close_condition=self._close_condition,
         )
 
     def release(self) -> None:
         """Forget links that reference shared state (the socket is gone)."""
+        if self._close_condition is None:  # e.g. proton closed it for the idle timeout
+            condition = self._transport.condition or self._connection.condition
+            self._close_condition = None if condition is None else str(condition.name)
         self.closed = True
         for role in self._roles.values():
             if isinstance(role, ConsumerLink):
@@ -264,6 +257,7 @@ class ServerConnection:
             self._roles[link.name, False] = _RequestLink(address)
             link.open()
             link.flow(100)
+            self.guard.link_attached(link, address, is_sender=True, entity=False)
             return
         path = parse_entity(address)
         hub = self.store.hub(path[0]) if path else None
@@ -277,6 +271,10 @@ class ServerConnection:
             partition_id is not None and partition_id not in hub.partitions
         ):
             self._refuse(link, f"The messaging entity '{address}' could not be found.")
+            return
+        refusal = self.guard.refusal(address, is_sender=True)
+        if refusal is not None:
+            self._refuse(link, refusal, condition=UNAUTHORIZED_ACCESS)
             return
         idempotent = None
         if IDEMPOTENT_PRODUCER in capabilities:
@@ -299,31 +297,39 @@ class ServerConnection:
             }
         link.max_message_size = hub.max_message_size  # azure sizes its batches by it
         link.open()
+        self.guard.link_attached(link, address, is_sender=True, entity=True)
         self._roles[link.name, False] = ProducerLink(self, link, hub, partition_id, idempotent)
 
     def _attach_outgoing(self, link: Any, address: str) -> None:
+        capabilities, properties = self._attaches.receivers.pop(link.name, (frozenset(), {}))
         if address in (_CBS, _MANAGEMENT):
             self._replies[address] = link
             link.open()
+            self.guard.link_attached(link, address, is_sender=False, entity=False)
             return
-        path = parse_entity(address)
-        # <hub>/ConsumerGroups/<group>/Partitions/<id>
-        hub = self.store.hub(path[0]) if len(path) == 5 else None
-        log = hub.partitions.get(path[4]) if hub is not None else None
-        if log is None or path[1].lower() != "consumergroups" or path[3].lower() != "partitions":
+        try:
+            refusal = self.guard.refusal(address, is_sender=False)
+            if refusal is not None:
+                raise ReceiverRefused(UNAUTHORIZED_ACCESS, refusal)
+            consumer = attach_receiver(
+                self.store,
+                self.hooks.receivers,
+                link,
+                parse_entity(address),
+                capabilities,
+                properties,
+                lambda: self.hooks.mark_dirty(self),
+            )
+        except ReceiverRefused as exc:
+            self._refuse(link, exc.description, condition=exc.condition)
+            return
+        if consumer is None:
             self._refuse(link, f"The messaging entity '{address}' could not be found.")
             return
-        filter_set = link.remote_source.filter  # a proton Data: position on its map first
-        filter_set.rewind()
-        try:
-            first = start_index(
-                log, find_selector(filter_set.get_object() if filter_set.next() else None)
-            )
-        except ValueError as exc:
-            self._refuse(link, str(exc), condition="amqp:invalid-field")
-            return
+        if consumer.runtime_metric:  # offered back in our attach (proton has no API for it)
+            self._frames.offers[link.name] = encode_symbol(RUNTIME_METRIC)
         link.open()
-        consumer = ConsumerLink(link, log, first, lambda: self.hooks.mark_dirty(self))
+        self.guard.link_attached(link, address, is_sender=False, entity=True)
         self._roles[link.name, True] = consumer
 
     def _refuse(self, link: Any, description: str, condition: str = NOT_FOUND) -> None:
@@ -336,6 +342,7 @@ class ServerConnection:
         role = self._roles.pop((link.name, link.is_sender), None)
         if isinstance(role, ConsumerLink):
             role.close()
+        self.guard.link_closed(link)
         if link.state & link.LOCAL_ACTIVE:
             link.close()
 
@@ -368,32 +375,12 @@ class ServerConnection:
             delivery.settle()
 
     def _answer(self, node: str, payload: bytes) -> None:
-        try:
-            request = parse_request(payload)
-        except (ValueError, IndexError):
-            return
-        hooks = self.hooks
-        body = None
-        if node == _CBS:
-            status, description = put_token(
-                request, key_name=hooks.key_name, key=hooks.key, faults=self.faults
-            )
-        else:
-            status, description, body = read(
-                request, self.store, key_name=hooks.key_name, key=hooks.key
-            )
+        reply = answer_request(node, payload, self.hooks, self.guard)
         reply_link = self._replies.get(node)
-        if reply_link is None:
+        if reply is None or reply_link is None:
             return
-        code = Encoded(encode_int(status))
-        properties = {
-            "status-code": code,
-            "status-description": description,
-            "statusCode": code,
-            "statusDescription": description,
-        }
         self._reply_tags += 1
         delivery = reply_link.delivery(str(self._reply_tags))
-        reply_link.send(encode_reply(request.message_id, properties, body))
+        reply_link.send(reply)
         reply_link.advance()
         delivery.settle()

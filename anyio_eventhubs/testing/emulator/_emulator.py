@@ -9,15 +9,18 @@ import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
 
-from ._connection import ConnectionInfo
 from ._faults import FaultInjector
 from ._gateway import Gateway
+from ._hooks import ConnectionInfo
 from ._hubs import EventStore, StoredEvent
+from ._lifetime import ServiceRules
 from ._loop import ServerLoop
 
 __all__ = ["EventHubsEmulator"]
 
 _UNUSED_KEY = "unused"
+#: the most partitions a hub may have (a dedicated cluster's limit per event hub)
+MAX_PARTITIONS = 1024
 
 
 class EventHubsEmulator:
@@ -41,6 +44,23 @@ class EventHubsEmulator:
     :param websocket_port: serve AMQP over WebSocket (subprotocol ``AMQPWSB10``) on this
         port too (``0`` picks one; ``None``, the default, does not); ``wss://`` when *tls*
         is given. Needs aiohttp (``pip install "anyio-eventhubs[websockets]"``).
+
+    The service's rules for long-lived connections (``docs/service-lifetime.md``), each in
+    seconds, ``None`` to turn it off; the defaults are the service's values:
+
+    :param first_token_timeout: a connection that has put no accepted token on ``$cbs``
+        this long after it was accepted is closed (service: 20).
+    :param max_token_lifetime: treat every token as expiring at most this long after it
+        was put (default ``None``: when the token says). When a token expires and no fresh
+        one was put for its audience, the connection's links to that entity are detached
+        with ``amqp:link:detach-forced``, and new ones are refused.
+    :param idle_timeout: the ``idle-time-out`` of the emulator's AMQP ``open``: a
+        connection that sends no frame, not even an empty one, for this long is closed
+        (service: 240).
+    :param first_link_timeout: a connection with no link this long after it was accepted
+        is closed with ``amqp:connection:forced`` (service: 60).
+    :param linkless_timeout: a connection whose links have all been closed for this long
+        is closed with ``amqp:connection:forced`` (service: 300).
     """
 
     def __init__(
@@ -55,6 +75,11 @@ class EventHubsEmulator:
         tls: ssl.SSLContext | None = None,
         tls_port: int = 0,
         websocket_port: int | None = None,
+        first_token_timeout: float | None = 20.0,
+        max_token_lifetime: float | None = None,
+        idle_timeout: float | None = 240.0,
+        first_link_timeout: float | None = 60.0,
+        linkless_timeout: float | None = 300.0,
     ) -> None:
         for name, number in (
             ("port", port),
@@ -74,6 +99,14 @@ class EventHubsEmulator:
             self._gateways.append(
                 Gateway("websocket", host=host, port=websocket_port, target_port=0, ssl_context=tls)
             )
+        #: the service's lifetime rules as configured (see the parameters)
+        self.rules = ServiceRules(
+            first_token_timeout=first_token_timeout,
+            max_token_lifetime=max_token_lifetime,
+            idle_timeout=idle_timeout,
+            first_link_timeout=first_link_timeout,
+            linkless_timeout=linkless_timeout,
+        )
         self.host = host
         self.port = port
         self.max_message_size = max_message_size
@@ -121,6 +154,7 @@ class EventHubsEmulator:
                 key_name=self.key_name,
                 key=self.key,
                 connection_ids=self._ids,
+                rules=self.rules,
             )
             self._loop.thread.start()
             for gateway in self._gateways:
@@ -169,6 +203,19 @@ class EventHubsEmulator:
         :raises ValueError: if the name is taken or a number is out of range.
         """
         self._store.add_hub(name, partition_count, max_message_size or self.max_message_size)
+
+    def add_partitions(self, eventhub_name: str, count: int = 1) -> list[str]:
+        """Add ``count`` partitions to a hub, running or not, as a premium or dedicated
+        namespace can; returns the new partition ids.
+
+        From now on the ``$management`` READ of the hub reports them, links to them attach,
+        sends to the hub round-robin over them, and partition keys hash modulo the new
+        count. Links already attached are left alone.
+
+        :raises KeyError: if there is no such hub.
+        :raises ValueError: if ``count`` is not positive or the hub would pass 1024.
+        """
+        return self._store.add_partitions(eventhub_name, count, MAX_PARTITIONS)
 
     @property
     def hubs(self) -> dict[str, int]:

@@ -6,14 +6,17 @@ an all-null one as ``list0``. azure-eventhub 5.15's decoder indexes fields by po
 that is not ``list32`` as ``list8``. :class:`OutgoingFrames` sits between proton's
 output and the socket: it cuts the byte stream into frames and re-encodes each
 performative, and the described lists nested in it (errors, outcomes, termini), with all
-of their fields.
+of their fields. It also sets what proton's Python API cannot: the offered capabilities of
+our attach frames (:attr:`OutgoingFrames.offers`) and the exact ``idle-time-out`` of our
+open (:attr:`OutgoingFrames.idle_time_out_ms`; proton advertises half of the timeout it
+enforces, the service advertises the one it enforces).
 """
 
 from __future__ import annotations
 
 import struct
 
-from ._codec import skip_value
+from ._codec import decode_value, skip_value
 
 __all__ = ["FIELD_COUNTS", "OutgoingFrames", "pad_described"]
 
@@ -91,6 +94,10 @@ class OutgoingFrames:
     def __init__(self) -> None:
         self._pending = bytearray()
         self._header_left = 8  # the protocol header proton writes first
+        #: link name -> encoded offered-capabilities for our attach of that link (used once)
+        self.offers: dict[str, bytes] = {}
+        #: the idle-time-out our open advertises (``None``: as proton wrote it)
+        self.idle_time_out_ms: int | None = None
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes proton produced; return the bytes to write (whole frames only)."""
@@ -107,17 +114,53 @@ class OutgoingFrames:
             size = _u32.unpack_from(buf, pos)[0]
             if len(buf) - pos < size:
                 break
-            out.append(_fix_frame(bytes(buf[pos : pos + size])))
+            out.append(_fix_frame(bytes(buf[pos : pos + size]), self))
             pos += size
         del buf[:pos]
         return b"".join(out)
 
 
-def _fix_frame(frame: bytes) -> bytes:
+def _fields(body: bytes) -> list[bytes] | None:
+    """The encoded fields of a padded performative (``00 53 code`` and a list)."""
+    if body[1] != 0x53 or body[3] not in (0xC0, 0xD0):
+        return None
+    pos, count = (6, body[5]) if body[3] == 0xC0 else (12, _u32.unpack_from(body, 8)[0])
+    items = []
+    for _ in range(count):
+        end = skip_value(body, pos)
+        items.append(body[pos:end])
+        pos = end
+    return items
+
+
+def _rewrite(body: bytes, frames: OutgoingFrames) -> bytes:
+    """Set our open's idle-time-out, or an attach's offered capabilities, if asked to."""
+    code = body[2]
+    fields = _fields(body) if code in (0x10, 0x12) else None
+    if fields is None:
+        return body
+    if code == 0x10 and frames.idle_time_out_ms is not None and len(fields) > 4:
+        fields[4] = b"\x70" + _u32.pack(frames.idle_time_out_ms)  # a uint (milliseconds)
+    elif code == 0x12 and len(fields) > 11:
+        name, _ = decode_value(fields[0], 0)
+        offered = frames.offers.pop(str(name), None) if isinstance(name, str) else None
+        if offered is None:
+            return body
+        fields[11] = offered
+    else:
+        return body
+    return body[:3] + _list(len(fields), b"".join(fields))
+
+
+def _fix_frame(frame: bytes, frames: OutgoingFrames) -> bytes:
     doff = frame[4] * 4
     if frame[5] != 0 or len(frame) <= doff or frame[doff] != 0x00:
         return frame  # heartbeat or not an AMQP performative
     body, end, changed = pad_described(frame, doff)
+    if body[2] in (0x10, 0x12) and (frames.offers or frames.idle_time_out_ms is not None):
+        rewritten = _rewrite(body, frames)
+        changed = changed or rewritten is not body
+        body = rewritten
     if not changed:
         return frame
     size = doff + len(body) + len(frame) - end

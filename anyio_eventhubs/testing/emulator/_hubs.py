@@ -143,7 +143,12 @@ class PartitionLog:
 
 
 class Hub:
-    """An event hub: partitions ``"0"`` to ``"n-1"`` and a maximum message size."""
+    """An event hub: partitions ``"0"`` to ``"n-1"`` and a maximum message size.
+
+    Partitions can be added while the emulator runs (:meth:`add_partitions`); the list and
+    the map are replaced, never changed in place, so the server thread always reads a
+    consistent pair.
+    """
 
     def __init__(self, name: str, partition_count: int, max_message_size: int) -> None:
         self.name = name
@@ -153,8 +158,24 @@ class Hub:
         self.created_at = datetime.now(UTC).replace(microsecond=0)
         self._round_robin = itertools.cycle(self.partition_ids)
 
+    def add_partitions(self, count: int) -> list[str]:
+        """Add ``count`` partitions after the last; returns their ids."""
+        first = len(self.partition_ids)
+        new = [str(i) for i in range(first, first + count)]
+        partitions = dict(self.partitions)
+        partitions.update((p, PartitionLog(self.name, p)) for p in new)
+        ids = [*self.partition_ids, *new]
+        self.partitions = partitions
+        self.partition_ids = ids
+        self._round_robin = itertools.cycle(ids)
+        return new
+
     def route(self, partition_key: str | None) -> str:
-        """The partition a send to the hub itself lands on (whole batches stay together)."""
+        """The partition a send to the hub itself lands on (whole batches stay together).
+
+        A key is hashed modulo the partition count of this moment, as the service does:
+        once partitions are added, a key may land on another partition than before.
+        """
         if partition_key is not None:
             return partition_for_key(partition_key, self.partition_ids)
         return next(self._round_robin)
@@ -190,6 +211,29 @@ class EventStore:
             if name in self._hubs:
                 raise ValueError(f"event hub {name!r} already exists")
             self._hubs[name] = Hub(name, partition_count, max_message_size)
+
+    def add_partitions(self, name: str, count: int, max_partitions: int) -> list[str]:
+        """Grow hub ``name`` by ``count`` partitions (any thread); returns the new ids.
+
+        :raises KeyError: if there is no such hub.
+        :raises ValueError: if ``count`` is not positive or the hub would pass
+            ``max_partitions``.
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be a positive int, got {count!r}")
+        with self._changed:
+            hub = self._hubs.get(name)
+            if hub is None:
+                raise KeyError(f"no event hub {name!r}")
+            total = len(hub.partition_ids) + count
+            if total > max_partitions:
+                raise ValueError(
+                    f"event hub {name!r} would have {total} partitions; "
+                    f"the most allowed is {max_partitions}"
+                )
+            new = hub.add_partitions(count)
+            self._changed.notify_all()
+        return new
 
     def hub(self, name: str) -> Hub | None:
         return self._hubs.get(name)

@@ -97,6 +97,8 @@ class AttachSniffer:
         self._size = 0
         #: link name -> (desired capabilities, properties) of a sender link being attached
         self.links: dict[str, tuple[frozenset[str], dict[str, Any]]] = {}
+        #: the same for a receiver link (owner level, runtime metric)
+        self.receivers: dict[str, tuple[frozenset[str], dict[str, Any]]] = {}
 
     def feed(self, data: bytes) -> None:
         pos, end = 0, len(data)
@@ -142,8 +144,8 @@ class AttachSniffer:
         except (ValueError, IndexError):
             return  # proton will refuse the frame
         fields = performative.value if isinstance(performative, Described) else None
-        if not isinstance(fields, list) or not fields or fields[2] is not False:
-            return  # not a sender's attach
+        if not isinstance(fields, list) or len(fields) < 3 or not isinstance(fields[2], bool):
+            return
         desired = fields[12] if len(fields) > 12 else None
         if desired is None:
             capabilities: frozenset[str] = frozenset()
@@ -152,7 +154,8 @@ class AttachSniffer:
         else:
             capabilities = frozenset({str(desired)})
         properties = fields[13] if len(fields) > 13 and isinstance(fields[13], dict) else {}
-        self.links[str(fields[0])] = (capabilities, {str(k): v for k, v in properties.items()})
+        records = self.receivers if fields[2] else self.links
+        records[str(fields[0])] = (capabilities, {str(k): v for k, v in properties.items()})
 
 
 # --- the producers' state -----------------------------------------------------------------

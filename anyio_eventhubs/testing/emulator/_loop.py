@@ -16,9 +16,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from ._connection import ConnectionInfo, ServerConnection
+from ._connection import ServerConnection
 from ._faults import FaultInjector
+from ._hooks import ConnectionInfo
 from ._hubs import EventStore
+from ._lifetime import SERVICE_RULES, ServiceRules
+from ._receivers import ReceiverRegistry
 
 __all__ = ["ServerLoop"]
 
@@ -38,9 +41,12 @@ class ServerLoop:
         key_name: str,
         key: str | None,
         connection_ids: itertools.count[int],
+        rules: ServiceRules = SERVICE_RULES,
     ) -> None:
         self.store = store
         self.faults = faults
+        self.rules = rules
+        self.receivers = ReceiverRegistry()
         self.key_name = key_name
         self.key = key
         self._listener = listener

@@ -178,11 +178,17 @@ def _find_annotation(buf: bytes, pos: int, name: str) -> object:
 
 
 def annotate_for_consumer(
-    raw: bytes, sequence_number: int, offset: str, enqueued_ms: int, partition_key: str | None
+    raw: bytes,
+    sequence_number: int,
+    offset: str,
+    enqueued_ms: int,
+    partition_key: str | None,
+    delivery_annotations: bytes = b"",
 ) -> bytes:
     """Return ``raw`` with the annotations a consumer expects from the service.
 
-    Delivery annotations are dropped; existing message annotations are kept (the
+    The producer's delivery annotations are replaced by ``delivery_annotations`` (an
+    encoded section, or nothing); existing message annotations are kept (the
     service's own keys are replaced); ``partition_key`` is added when the event does not
     carry one (a keyed batch whose events were not stamped individually).
     """
@@ -209,7 +215,7 @@ def annotate_for_consumer(
     entries.append(encode_symbol(OFFSET) + encode_string(offset))
     entries.append(encode_symbol(ENQUEUED_TIME) + encode_timestamp_ms(enqueued_ms))
     annotations = b"\x00\x53\x72" + encode_map_entries(2 * len(entries), b"".join(entries))
-    return head + annotations + raw[pos:]
+    return head + delivery_annotations + annotations + raw[pos:]
 
 
 class DecodedMessage(NamedTuple):
