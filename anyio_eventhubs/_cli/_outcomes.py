@@ -23,7 +23,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from .._events import Event, PublishFailedEventArgs, PublishSucceededEventArgs
 
@@ -94,6 +94,16 @@ class FailedOut:
         self.file.flush()
 
 
+def _body(event: Event) -> bytes:
+    """The body of an event recovered from the journal (``send`` queues bytes only)."""
+    if isinstance(event, bytes):
+        return event
+    if isinstance(event, str):
+        return event.encode("utf-8")
+    body: Any = event.body  # a data body: bytes, or its sections
+    return body if isinstance(body, bytes) else b"".join(body)
+
+
 def describe_error(exception: BaseException) -> str:
     """``"ErrorClass: message"``."""
     return f"{type(exception).__name__}: {exception}"
@@ -139,12 +149,15 @@ class Counters:
             entry = numbers.pop(id(event), None)
             if entry is not None:
                 taken.append((entry[1], bytes(entry[0])))
+            elif not isinstance(event, Line):  # recovered from the journal: line 0
+                taken.append((0, _body(event)))
         return taken
 
     def on_published(self, args: PublishSucceededEventArgs) -> None:
         self.published += len(args.events)
         if self._numbers:
-            self._take(args.events)
+            for event in args.events:
+                self._numbers.pop(id(event), None)
 
     def on_failed(self, args: PublishFailedEventArgs) -> None:
         # PublishFailedEventArgs.may_have_been_published (issue #16); before it, the

@@ -10,7 +10,9 @@ depends on the phase:
   or of unknown outcome if it was being sent.
 
 Lines are numbered from 1 as they are read, empty and skipped ones included, so that
-``--skip N`` resumes after line N of the same input.
+``--skip N`` resumes after line N of the same input. With a journal (``send --journal``),
+the line number is also written to the journal's directory after each accepted line
+(``_position``), so that running ``send`` again resumes by itself.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ import anyio
 import click
 
 from .._exceptions import EventTooLargeError
+from .._journal_options import JournalOptions
 from .._open import open_streaming_producer
 from .._producer import StreamingProducer
 from .._retry import RetryOptions
 from ._outcomes import ENVELOPE_PREFIX, Counters, FailedOut, Line, plural, unwrap
+from ._position import JournalSettings, PositionFile, where_to_resume
 from ._progress import InputPosition, ProgressView, Sampler, refresh_forever
 from ._signals import exit_status_for
 
@@ -64,6 +68,8 @@ class PublishSettings:
     skip: int = 0
     #: where the producer connects, for "connecting to ..."
     target: str = "the Event Hub"
+    #: ``--journal DIR``: journal accepted events, and resume the input where it stopped
+    journal: JournalSettings | None = None
 
 
 @dataclass
@@ -78,6 +84,10 @@ class Outcome:
     connected: bool = False
     #: seconds from the producer's opening to the last outcome
     elapsed: float = 0.0
+    #: events of earlier runs that the journal held and this run published (or not)
+    recovered: int = 0
+    #: the journal's directory, if ``--journal`` was given
+    journal: str | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -210,6 +220,13 @@ async def _publish(
 ) -> None:
     counters = outcome.counters
     retry_options = RetryOptions(max_retries=settings.max_retries, try_timeout=settings.try_timeout)
+    journal = settings.journal
+    if journal is not None:
+        producer_arguments = {
+            **producer_arguments,
+            "journal": JournalOptions(journal.directory, durability=journal.durability),
+        }
+        outcome.journal = journal.directory
     async with open_streaming_producer(
         **producer_arguments,
         on_publish_succeeded=counters.on_published,
@@ -227,20 +244,59 @@ async def _publish(
                 f"{settings.partition_id!r}; its partitions are {', '.join(partition_ids)}"
             )
         sample.connected()
-        control.phase = "reading"
-        with control.read_scope:
-            await _queue_all(producer, batches, settings, outcome, control.view)
-        control.phase = "flushing"
-        if control.read_scope.cancel_called:
-            queued = producer.total_queued_event_count
-            if queued:
-                control.view.message(
-                    f"interrupted: stopped reading; publishing the {plural(queued, 'event')} "
-                    "already queued (Ctrl-C again to drop them)"
-                )
-            else:
-                control.view.message("interrupted: stopped reading; nothing is left to publish")
+        skip, positions = settings.skip, None
+        if journal is not None:
+            positions = _open_positions(journal)
+            resume, note = where_to_resume(positions.saved, journal.identity)
+            if note is not None:
+                control.view.message(note)
+            skip = max(skip, resume)
+            positions.start(journal.identity)
+        try:
+            await _read_and_flush(producer, batches, settings, outcome, control, skip, positions)
+        finally:
+            outcome.recovered = producer.statistics().recovered
+            if positions is not None:
+                positions.close()
+
+
+def _open_positions(journal: JournalSettings) -> PositionFile:
+    try:
+        return PositionFile.open(journal.directory, sync=journal.durability != "buffered")
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot read or write the input position in the journal {journal.directory}: "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
+async def _read_and_flush(
+    producer: StreamingProducer,
+    batches: AsyncGenerator[list[bytes], None],
+    settings: PublishSettings,
+    outcome: Outcome,
+    control: _Control,
+    skip: int,
+    positions: PositionFile | None,
+) -> None:
+    control.phase = "reading"
+    with control.read_scope:
+        await _queue_all(producer, batches, settings, outcome, control.view, skip, positions)
+    control.phase = "flushing"
+    if control.read_scope.cancel_called:
+        queued = producer.total_queued_event_count
+        if queued:
+            control.view.message(
+                f"interrupted: stopped reading; publishing the {plural(queued, 'event')} "
+                "already queued (Ctrl-C again to drop them)"
+            )
+        else:
+            control.view.message("interrupted: stopped reading; nothing is left to publish")
         await producer.flush()
+        return
+    await producer.flush()
+    if positions is not None:  # every line has an outcome: the next run starts afresh
+        positions.finish()
 
 
 async def _queue_all(
@@ -249,11 +305,14 @@ async def _queue_all(
     settings: PublishSettings,
     outcome: Outcome,
     view: ProgressView,
+    skip: int,
+    positions: PositionFile | None,
 ) -> None:
     counters, position = outcome.counters, outcome.position
     key_field = settings.partition_key_field
     partition_id = settings.partition_id
-    skip = settings.skip
+    # the line's number goes to the journal's directory once the event is in the journal
+    record = positions.record if positions is not None else None
     tracking = counters.failed_out is not None
 
     def invalid(number: int, line: bytes, reason: str) -> None:
@@ -293,7 +352,11 @@ async def _queue_all(
                             raise
                         else:
                             counters.queued += 1
+                            if record is not None:
+                                record(number)
                 position.lines = number
                 position.bytes_read += len(raw) + 1
+            if record is not None and position.lines > skip:  # empty or invalid lines too
+                record(position.lines)
     if position.total_bytes is not None:  # the whole file: CRLF endings counted too
         position.bytes_read = position.total_bytes

@@ -9,7 +9,7 @@ import stat
 import threading
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractContextManager
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar
 
 import anyio
 import click
@@ -20,6 +20,7 @@ from ._connection import Connection, connection_options
 from ._lines import read_line_batches
 from ._network import network_arguments, network_options
 from ._outcomes import FailedOut
+from ._position import JournalSettings, identify
 from ._progress import InputPosition, ProgressMode, ProgressView, make_view
 from ._publish import Outcome, PublishSettings, publish_lines
 from ._signals import presses
@@ -195,6 +196,20 @@ def _open_failed_out(path: str | None, file: BinaryIO) -> FailedOut | None:
     metavar="N",
     help="Pass over the first N lines of the input (to resume after an interruption).",
 )
+@click.option(
+    "--journal",
+    metavar="DIR",
+    help="Keep every accepted line in a crash-safe journal in DIR until it has an outcome. "
+    "Run again after a crash or kill: what DIR holds is published first, and reading a "
+    "FILE resumes after the last line accepted.",
+)
+@click.option(
+    "--durability",
+    type=click.Choice(["buffered", "interval", "always"]),
+    default=None,
+    help="With --journal: survive a kill of the process (buffered, the default), or also a "
+    "power loss but for the last second (interval), or entirely (always: slower).",
+)
 @producer_options
 @backend_option
 @progress_option
@@ -209,6 +224,8 @@ def send(
     partition_key_field: str | None,
     failed_out: str | None,
     skip: int,
+    journal: str | None,
+    durability: Literal["buffered", "interval", "always"] | None,
     max_wait_time: float,
     max_queued_events: int,
     max_retries: int,
@@ -232,7 +249,8 @@ def send(
       130  interrupted by Ctrl-C (143: by SIGTERM)
 
     Ctrl-C stops reading and publishes what is already queued; a second Ctrl-C (0.5 s or
-    more later) drops it. The summary says which --skip resumes.
+    more later) drops it. The summary says which --skip resumes. With --journal DIR,
+    running the same command again resumes by itself, even after a kill or a crash.
 
     \b
     Examples:
@@ -242,6 +260,8 @@ def send(
     """
     if partition_id is not None and partition_key_field is not None:
         raise click.UsageError("give --partition-id or --partition-key-field, not both")
+    if durability is not None and journal is None:
+        raise click.UsageError("--durability needs --journal DIR")
     connection = Connection.from_options(
         connection_string, eventhub_name, namespace, network_arguments(ctx)
     )
@@ -254,6 +274,9 @@ def send(
         try_timeout=try_timeout,
         skip=skip,
         target=connection.target,
+        journal=None
+        if journal is None
+        else JournalSettings(journal, durability or "buffered", identify(file)),
     )
     position = InputPosition(total_bytes=_input_size(file))
     sink = _open_failed_out(failed_out, file)

@@ -34,7 +34,7 @@ def summary(outcome: Outcome) -> list[str]:
     else:
         rate = c.published / outcome.elapsed if outcome.elapsed > 0 else 0.0
         lines = [
-            f"published {c.published:,} of {plural(c.queued, 'event')} in "
+            f"published {c.published:,} of {plural(c.queued + outcome.recovered, 'event')} in "
             f"{outcome.elapsed:.2f} s ({rate:,.0f} events/s)"
         ]
     if c.failed:
@@ -48,6 +48,11 @@ def summary(outcome: Outcome) -> list[str]:
         lines.extend(_errors(c.errors["unknown"]))
     if c.invalid:
         lines.append(f"{plural(c.invalid, 'input line')} skipped (not valid events)")
+    if outcome.recovered:
+        lines.append(
+            f"{plural(outcome.recovered, 'event')} of an earlier run recovered from the "
+            f"journal {outcome.journal} (counted above)"
+        )
     if failed_out is not None and failed_out.written:
         lines.append(
             f"{plural(failed_out.written, 'line')} not published written to {failed_out.name} "
@@ -55,6 +60,12 @@ def summary(outcome: Outcome) -> list[str]:
         )
     elif failed_out is None and (c.not_published or c.invalid):
         lines.append("(--failed-out FILE keeps the lines that were not published)")
-    if outcome.interrupted_by is not None:
+    if outcome.interrupted_by is not None and outcome.journal is not None:
+        lines.append(
+            f"to resume, run the same command: the journal {outcome.journal} keeps the "
+            f"position (line {position.lines}) for a FILE; for standard input, add --skip "
+            f"{position.lines}"
+        )
+    elif outcome.interrupted_by is not None:
         lines.append(f"to resume, run the same command with --skip {position.lines}")
     return lines
