@@ -81,3 +81,28 @@ def test_quick_benchmark_run_reports_every_scenario_and_contender(tmp_path: Path
     if importlib.util.find_spec("matplotlib") is not None:
         for plot in ("throughput.png", "latency_cdf.png", "memory_rss.png", "scaling.png"):
             assert (tmp_path / plot).stat().st_size > 0, plot
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quick_journal_benchmark_runs_every_contender_and_recovery(tmp_path: Path) -> None:
+    out = tmp_path / "journal.json"
+    script = ROOT / "benchmarks" / "journal_throughput.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    results: dict[str, Any] = json.loads(out.read_text())
+    assert set(results["throughput"]["events_per_s"]) == {
+        f"{durability}-{payload}"
+        for durability in ("none", "buffered", "interval", "always")
+        for payload in ("bytes", "eventdata")
+    } | {"azure-buffered-aio"}
+    assert [row["recover"]["recovered"] for row in results["recovery"]] == [2_000, 10_000]
+    assert all(target["met"] in (True, False) for target in results["targets"])
+    assert "| target | measured | wanted | met |" in proc.stdout
