@@ -48,7 +48,7 @@ class PartitionQueue:
         to wait until it is full or flushed.
     """
 
-    __slots__ = ("_head_count", "_head_size", "_pending", "max_batch_size", "max_wait")
+    __slots__ = ("_boundary", "_head_count", "_head_size", "_pending", "max_batch_size", "max_wait")
 
     def __init__(self, max_batch_size: int, max_wait: float | None) -> None:
         self.max_batch_size = max_batch_size
@@ -57,6 +57,8 @@ class PartitionQueue:
         # the head batch: the longest prefix of _pending that fits in one batch
         self._head_count = 0
         self._head_size = BATCH_ENVELOPE_SIZE
+        #: a batch must end before the event with this number (see seal_at)
+        self._boundary: int | None = None
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -69,7 +71,11 @@ class PartitionQueue:
         """Append an accepted event that arrived at *now*."""
         event.arrived = now
         pending = self._pending
-        if self._head_count == len(pending) and self._head_size + event.size <= self.max_batch_size:
+        if (
+            self._head_count == len(pending)
+            and self._head_size + event.size <= self.max_batch_size
+            and (self._boundary is None or not self._head_count or event.seq != self._boundary)
+        ):
             self._head_count += 1
             self._head_size += event.size
         pending.append(event)
@@ -79,10 +85,23 @@ class PartitionQueue:
         for event in events:
             self.add(event, now)
 
+    def seal_at(self, end_seq: int) -> None:
+        """Make the batch that will hold the event numbered ``end_seq - 1`` end with it
+        (a batch re-sent as it was first cut: recovered, idempotent). Call it before
+        adding that event; the queue must hold no event after it yet."""
+        self._boundary = end_seq
+
     @property
     def is_full(self) -> bool:
-        """Whether the head batch is sealed: the next event does not fit in it."""
-        return self._head_count < len(self._pending)
+        """Whether the head batch is sealed: the next event does not fit in it (or it
+        ends at a boundary set by :meth:`seal_at`)."""
+        if self._head_count < len(self._pending):
+            return True
+        return (
+            self._boundary is not None
+            and self._head_count > 0
+            and self._pending[self._head_count - 1].seq + 1 == self._boundary
+        )
 
     def deadline(self) -> float | None:
         """When the head batch is due by age, or ``None`` (empty, or no ``max_wait``)."""
@@ -112,9 +131,12 @@ class PartitionQueue:
         pending = self._pending
         events = tuple(pending.popleft() for _ in range(self._head_count))
         batch = Batch(events, self._head_size)
+        boundary = self._boundary
+        if boundary is not None and batch.events[-1].seq + 1 >= boundary:
+            self._boundary = boundary = None  # the sealed batch went out
         count, size = 0, BATCH_ENVELOPE_SIZE
         for event in pending:
-            if size + event.size > self.max_batch_size:
+            if size + event.size > self.max_batch_size or (count and event.seq == boundary):
                 break
             size += event.size
             count += 1
@@ -126,6 +148,7 @@ class PartitionQueue:
         dropped = tuple(self._pending)
         self._pending.clear()
         self._head_count, self._head_size = 0, BATCH_ENVELOPE_SIZE
+        self._boundary = None
         return dropped
 
 

@@ -26,12 +26,14 @@ from ._encoding import batch_entry_size
 from ._events import Event, QueuedEvent
 from ._exceptions import NotFoundError
 from ._journal import JournaledEvent, JournalError, JournalStore, JournalWriteError
+from ._journal._publishing_state import PublishingStateFiles, SentBatch, StoredPublishing
 
 if TYPE_CHECKING:
+    from ._batching import Batch
     from ._journal_options import JournalOptions
     from ._partition import PartitionState
     from ._reporting import Reporter
-    from .transport import TransportConnection
+    from .transport import IdempotentTransportConnection, TransportConnection
 
 __all__ = ["ProducerJournal", "RecoveredEvent", "open_journal", "recover"]
 
@@ -84,8 +86,16 @@ class ProducerJournal:
         store: JournalStore,
         recovering: Iterator[JournaledEvent] | None = None,
         sync_every: float | None = None,
+        publishing: PublishingStateFiles | None = None,
+        stored: dict[str, StoredPublishing] | None = None,
     ) -> None:
         self.store = store
+        #: idempotent publishing's state per partition, beside the journal
+        self.publishing = publishing
+        #: per partition: the idempotent identity and last batch an earlier run stored
+        self._stored = stored or {}
+        #: per partition: the batch an earlier run numbered, to re-send with its numbers
+        self.sent_batches: dict[str, SentBatch] = {}
         #: with ``durability="interval"``: seconds between periodic syncs
         self.sync_every = sync_every
         #: events recovered so far
@@ -150,6 +160,32 @@ class ProducerJournal:
                 f"the event was not accepted: {exc}", exc.path, getattr(exc, "errno", None)
             ) from exc
 
+    async def resume_publishing(self, connection: IdempotentTransportConnection) -> None:
+        """Attach each partition with a stored identity as that producer again (before
+        anything is sent), so that recovered batches keep their sequence numbers."""
+        for pid, state in self._stored.items():
+            if pid not in connection.partition_ids:
+                continue
+            resumed = await connection.resume_publishing(pid, state.producer_id, state.epoch)
+            if resumed and state.batch is not None:
+                self.sent_batches[pid] = state.batch
+
+    def batch_numbered(
+        self, partition_id: str, batch: Batch, producer_id: int, epoch: int, first: int
+    ) -> None:
+        """Record the numbers an idempotent transport gave *batch* (before it leaves).
+
+        :raises ~anyio_eventhubs.JournalWriteError: if it could not be recorded.
+        """
+        assert self.publishing is not None
+        generation, seq = self.store.origin(partition_id, batch.first_seq)
+        self.publishing.write(
+            partition_id,
+            StoredPublishing(
+                producer_id, epoch, SentBatch(generation, seq, len(batch.events), first)
+            ),
+        )
+
     def resolved(self, partition_id: str, first_seq: int, end_seq: int) -> None:
         """Record outcomes (never raises: a failed write is logged; the outcome stays
         known while the journal is open, and a crash would publish those events again)."""
@@ -173,6 +209,8 @@ class ProducerJournal:
             logger.error("journal %s: fdatasync failed: %s", self.store.directory, exc)
 
     def close(self) -> None:
+        if self.publishing is not None:
+            self.publishing.close()
         try:
             self.store.close()
         except OSError as exc:
@@ -226,6 +264,15 @@ async def recover(
         if stopped():
             return
         item = RecoveredEvent(origin, part.ledger.accepted)
+        sent = journal.sent_batches.get(part.id)
+        if sent is not None and (origin.generation, origin.seq) == (
+            sent.generation,
+            sent.first_seq,
+        ):
+            # the batch in flight when the earlier run died: the same events, the same numbers
+            del journal.sent_batches[part.id]
+            part.queue.seal_at(item.seq + sent.count)
+            part.fixed_numbers[item.seq] = sent.sequence_number
         store.adopt(part.id, item.seq, origin)
         part.accept(item, current_time())
         journal.recovered += 1
@@ -262,10 +309,20 @@ async def open_journal(
             quarantine_damaged=options.quarantine_damaged,
         )
     )
+    publishing = PublishingStateFiles(options.path, sync=options.durability != "buffered")
+    try:
+        stored = await anyio.to_thread.run_sync(
+            functools.partial(publishing.load, quarantine_damaged=options.quarantine_damaged)
+        )
+    except BaseException:
+        store.close()
+        raise
     journal = ProducerJournal(
         store,
         None if store.empty else store.recover(),
         options.fsync_interval if options.durability == "interval" else None,
+        publishing,
+        stored,
     )
     try:
         yield journal

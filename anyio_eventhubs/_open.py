@@ -38,7 +38,7 @@ from ._options import FailedHandler, ProducerOptions, SucceededHandler
 from ._producer import StreamingProducer
 from ._reporting import logger
 from ._retry import RetryOptions
-from .transport import Transport
+from .transport import IdempotentTransportConnection, Transport
 
 if TYPE_CHECKING:
     from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential, TokenCredential
@@ -239,6 +239,12 @@ async def open_streaming_producer(
             producer = StreamingProducer(
                 connection, options, identifier or str(uuid.uuid4()), journaled
             )
+            if (
+                journaled is not None
+                and enable_idempotent_retries
+                and isinstance(connection, IdempotentTransportConnection)
+            ):
+                await journaled.resume_publishing(connection)
             try:
                 async with anyio.create_task_group() as task_group:
                     producer._start(task_group)

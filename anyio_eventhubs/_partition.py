@@ -100,6 +100,8 @@ class PartitionState:
         self.batches_failed = 0
         #: events of an earlier run queued again from the journal
         self.recovered = 0
+        #: recovered batches to re-send with their idempotent numbers: first seq -> number
+        self.fixed_numbers: dict[int, int] = {}
         #: told of every outcome range, once the handlers have run (the journal)
         self.on_resolved: Callable[[str, int, int], None] | None = None
 
@@ -164,6 +166,8 @@ class PartitionState:
         batch = send.batch
         self.in_flight.discard(send)
         self.in_flight_events -= len(batch.events)
+        if self.fixed_numbers:
+            self.fixed_numbers.pop(batch.first_seq, None)
         self.resolve(batch.first_seq, batch.end_seq)
 
     def resolve(self, first_seq: int, end_seq: int) -> None:

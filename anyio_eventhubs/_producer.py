@@ -98,6 +98,9 @@ class StreamingProducer:
             self._tasks.release_global_slot,
             lambda: self._drop_reason,
             telemetry=self._telemetry,
+            on_numbered=None
+            if journal is None or self._publishing_state is None
+            else journal.batch_numbered,
         )
         self._tasks.sender = self._sender
         self._closed = False

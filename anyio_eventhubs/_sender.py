@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.lowlevel import checkpoint
 
+from ._batching import Batch
 from ._events import Event
 from ._exceptions import EventClearedError, OperationTimeoutError, TransportError
 from ._partition import InFlightSend, PartitionState
@@ -52,8 +53,11 @@ class Sender:
         clear_reason: Callable[[], tuple[str, bool]],
         *,
         telemetry: ProducerTelemetry | None = None,
+        on_numbered: Callable[[str, Batch, int, int, int], None] | None = None,
     ) -> None:
         self._telemetry = telemetry
+        #: told when an idempotent transport numbers a batch (the journal records it)
+        self._on_numbered = on_numbered
         self._connection = connection
         self._retry = retry_options
         self._reporter = reporter
@@ -73,7 +77,7 @@ class Sender:
         try:
             while True:
                 with send.new_scope() as scope:
-                    attempts = self._attempt_until_done(part.id, send)
+                    attempts = self._attempt_until_done(part, send)
                     if self._telemetry is None:
                         error = await attempts
                     else:  # inside the batch's span, measured (anyio_eventhubs._telemetry)
@@ -128,16 +132,28 @@ class Sender:
         """A fresh list of the batch's events, as queued: one per report."""
         return [e.event for e in send.batch.events]
 
+    def _outgoing(self, part: PartitionState, batch: Batch) -> OutgoingBatch:
+        on_numbered = self._on_numbered
+        return OutgoingBatch(
+            part.id,
+            [e.encoded for e in batch.events],
+            batch.size_in_bytes,
+            batch.first_seq,
+            part.fixed_numbers.get(batch.first_seq) if part.fixed_numbers else None,
+            None
+            if on_numbered is None
+            else lambda producer_id, epoch, first: on_numbered(
+                part.id, batch, producer_id, epoch, first
+            ),
+        )
+
     async def _attempt_until_done(
-        self, partition_id: str, send: InFlightSend
+        self, part: PartitionState, send: InFlightSend
     ) -> BaseException | None:
         """Attempt until success (``None``) or until the policy gives up (the last error)."""
-        batch = send.batch
         # the same batch_id for every round of attempts of this batch (a force_resend()
         # too): an idempotent transport reuses the batch's sequence numbers
-        outgoing = OutgoingBatch(
-            partition_id, [e.encoded for e in batch.events], batch.size_in_bytes, batch.first_seq
-        )
+        outgoing = self._outgoing(part, send.batch)
         options = self._retry
         retries = 0
         while True:

@@ -19,9 +19,9 @@ batch, so that the service stores a retried batch once (``docs/idempotent-publis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 __all__ = [
@@ -46,12 +46,24 @@ class OutgoingBatch:
         ``force_resend()``), different for every other batch of the partition; ``None``
         for a batch without identity, which an idempotent transport numbers afresh on
         each send. The producer uses the acceptance number of the batch's first event.
+    :ivar sequence_number: for an idempotent connection: the publishing sequence number
+        of the batch's first event when the batch was numbered by an earlier run of the
+        producer (recovered from its journal); the transport stamps exactly these numbers
+        if the partition resumed that run's producer id and epoch
+        (:meth:`IdempotentTransportConnection.resume_publishing`), else numbers afresh.
+        ``None``: the transport numbers the batch.
+    :ivar on_numbered: for an idempotent connection: called as ``on_numbered(producer_id,
+        epoch, first_sequence_number)`` when the transport numbers the batch, before the
+        batch leaves (the producer journals it). If it raises, the attempt fails and the
+        batch is not numbered.
     """
 
     partition_id: str
     messages: Sequence[bytes]
     size_in_bytes: int
     batch_id: int | None = None
+    sequence_number: int | None = None
+    on_numbered: Callable[[int, int, int], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +136,20 @@ class IdempotentTransportConnection(TransportConnection, Protocol):
 
     def publishing_state(self, partition_id: str) -> PublishingState | None:
         """The idempotent state of *partition_id* (``None`` before it is known)."""
+        ...
+
+    async def resume_publishing(self, partition_id: str, producer_id: int, epoch: int) -> bool:
+        """Publish on *partition_id* as the producer *producer_id* with *epoch* again.
+
+        Called before the first send of a partition, by a producer restarted on its
+        journal: the link is attached again with that identity, so that the service
+        recognises a re-sent batch (``OutgoingBatch.sequence_number``).
+
+        :returns: ``True`` if the service took the identity back; ``False`` if it
+            refused it (it no longer knows the producer id): the partition then
+            publishes under a fresh identity, and re-sent batches are numbered afresh.
+        :raises ~anyio_eventhubs.TransportError: if the partition cannot be reached.
+        """
         ...
 
 

@@ -100,6 +100,8 @@ class PartitionPublishing:
         #: the last batch the service acknowledged: resent as it was, if it comes again
         self._confirmed: _Pending | None = None
         self._resync = False
+        #: the identity of an earlier run taken back (resume): its batches keep their numbers
+        self._resumed: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -165,6 +167,17 @@ class PartitionPublishing:
         self.producer_id, self.epoch, self.last = producer_id, epoch, last
         self._resync = False
 
+    def resume(self, producer_id: int, epoch: int) -> None:
+        """Attach next as *producer_id* with *epoch* (an earlier run's identity)."""
+        self.producer_id, self.epoch, self.last = producer_id, epoch, None
+        self._pending = self._confirmed = None
+        self._resumed = (producer_id, epoch)
+
+    def forget_resume(self) -> None:
+        """The service refused the earlier identity: attach next as a new producer."""
+        self.producer_id = self.epoch = self.last = None
+        self._resumed = None
+
     def begin(self, batch: OutgoingBatch) -> bool:
         """Start an attempt of *batch*; return whether to attach the link again first.
 
@@ -200,7 +213,12 @@ class PartitionPublishing:
                 return sent.messages, sent.first
         if self.producer_id is None or self.epoch is None or self.last is None:
             raise RuntimeError("PartitionPublishing.stamp() before the link was attached")
-        first = next_sequence(self.last)
+        if batch.sequence_number is not None and self._resumed == (self.producer_id, self.epoch):
+            first = batch.sequence_number  # numbered by the run we resumed: the same numbers
+        else:
+            first = next_sequence(self.last)
+            if batch.on_numbered is not None:  # may raise: then nothing is numbered
+                batch.on_numbered(self.producer_id, self.epoch, first)
         head = stamp_entries(self.producer_id, self.epoch, 0)[:-4]
         messages, sequence = [], first
         for encoded in batch.messages:

@@ -40,6 +40,7 @@ from ..transport import OutgoingBatch, PublishingState
 from ._bridge import Bridge, open_bridge
 from ._errors import map_exceptions, redact
 from ._idempotent import IdempotentPartition, open_idempotent, send_idempotent
+from ._resume import resume_idempotent
 from ._stamp import RESERVED_BYTES_PER_EVENT
 
 __all__ = ["AzureConnection", "AzureTransport"]
@@ -175,6 +176,23 @@ class AzureConnection:
         if partition is None or partition.idempotent is None:
             return None
         return partition.idempotent.publishing.state()
+
+    async def resume_publishing(self, partition_id: str, producer_id: int, epoch: int) -> bool:
+        """Attach *partition_id*'s link again as an earlier run's producer (see
+        :meth:`anyio_eventhubs.transport.IdempotentTransportConnection.resume_publishing`)."""
+        partition = self._partitions[partition_id]
+        if partition.idempotent is None:
+            raise RuntimeError("resume_publishing() needs a connection opened idempotent=True")
+        async with partition.lock:
+            return await resume_idempotent(
+                self._bridge,
+                partition.producer,
+                partition.idempotent,
+                producer_id,
+                epoch,
+                f"resuming producer id {producer_id} on partition {partition_id!r} of "
+                f"{self._eventhub_name!r}",
+            )
 
     async def send(self, batch: OutgoingBatch) -> None:
         """Publish *batch* on its partition's link, once.

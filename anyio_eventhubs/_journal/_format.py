@@ -30,9 +30,8 @@ dependency; either detects every burst of up to 32 flipped bits).
   Sequence numbers are per partition and per generation (one generation per opening).
 - ``OUTCOME``: ``generation u64, first_seq u64, end_seq u64, partition id length u8``,
   then the partition id: events ``first_seq`` to ``end_seq - 1`` have their outcome.
-- ``PRODUCER_STATE`` and ``BATCH_SENT``: a partition's idempotent identity, and the
-  publishing sequence number of a batch sent (in ``_state_records``; the store does not
-  use them yet).
+- ``PRODUCER_STATE``: the frame of idempotent publishing's state files, beside the
+  segments (``_publishing_state``). ``BATCH_SENT``: reserved.
 
 Reading stops at the first frame that is not whole and sound. :func:`classify_tail` says
 whether what is left is a *torn tail* (the process died mid-write: fewer bytes than the

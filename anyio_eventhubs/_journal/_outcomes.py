@@ -37,6 +37,13 @@ class Outcomes:
             found = self.resolved[key] = RangeSet()
         return found
 
+    def origin(self, generation: int, partition_id: str, seq: int) -> tuple[int, int]:
+        """The first identity (generation, number) of number *seq* of *generation*."""
+        for start, stop, origin_gen, origin in reversed(self.adopted.get(partition_id, ())):
+            if start <= seq < stop:
+                return origin_gen, origin + seq - start
+        return generation, seq
+
     def adopt(self, partition_id: str, seq: int, generation: int, origin: int) -> None:
         """Number *seq* of this generation is event *origin* of *generation*."""
         runs = self.adopted.get(partition_id)

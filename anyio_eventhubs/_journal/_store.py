@@ -166,14 +166,7 @@ class JournalStore:
             None if partition_key is None else partition_key.encode("utf-8"),
             queued.encoded,
         )
-        writer = self._writer
-        active = writer.active
-        if (
-            active is not None
-            and active.size + len(data) > self.segment_size
-            and active.size > writer.header_size
-        ):
-            self._segments.append(writer.roll())
+        writer = self._roll_for(len(data))
         writer.append(data, "the event")
         active = writer.active
         assert active is not None
@@ -231,14 +224,7 @@ class JournalStore:
         data = fmt.encode_events(
             pieces, {pid_bytes[p]: (f, last[p], counts[p]) for p, f in firsts.items()}
         )
-        writer = self._writer
-        active = writer.active
-        if (
-            active is not None
-            and active.size + len(data) > self.segment_size
-            and active.size > writer.header_size
-        ):
-            self._segments.append(writer.roll())
+        writer = self._roll_for(len(data))
         writer.append(data, f"{len(pieces)} events")
         active = writer.active
         assert active is not None
@@ -254,6 +240,14 @@ class JournalStore:
         self._last_seq = last
         self._last_written = written
         writer.after_append()
+
+    def _roll_for(self, size: int) -> SegmentWriter:
+        """The writer, after starting a new segment if *size* more bytes would overflow."""
+        writer = self._writer
+        active = writer.active
+        if active and active.size + size > self.segment_size and active.size > writer.header_size:
+            self._segments.append(writer.roll())
+        return writer
 
     def sync(self) -> None:
         """``fdatasync`` what was written, whatever the durability.
@@ -370,12 +364,15 @@ class JournalStore:
         return all(s.resolved(self._outcomes.resolved) for s in self._segments)
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
         return (
-            f"<JournalStore {state} {str(self.directory)!r} generation={self.generation} "
-            f"segments={len(self._segments)} bytes={self.size_bytes} "
-            f"durability={self.durability!r}>"
+            f"<JournalStore {'closed' if self.closed else 'open'} {str(self.directory)!r} "
+            f"generation={self.generation} segments={len(self._segments)} "
+            f"bytes={self.size_bytes} durability={self.durability!r}>"
         )
+
+    def origin(self, partition_id: str, seq: int) -> tuple[int, int]:
+        """The first identity ``(generation, seq)`` of this generation's number *seq*."""
+        return self._outcomes.origin(self.generation, partition_id, seq)
 
     def close(self) -> None:
         """Close the journal and release its lock. Idempotent.

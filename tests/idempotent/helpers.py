@@ -60,6 +60,10 @@ class _AckLosingConnection:
         state: PublishingState | None = self._inner.publishing_state(partition_id)
         return state
 
+    async def resume_publishing(self, partition_id: str, producer_id: int, epoch: int) -> bool:
+        resumed: bool = await self._inner.resume_publishing(partition_id, producer_id, epoch)
+        return resumed
+
     async def send(self, batch: OutgoingBatch) -> None:
         await self._inner.send(batch)
         if self._owner.to_lose > 0:
