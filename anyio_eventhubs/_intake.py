@@ -48,6 +48,14 @@ class Intake:
         #: pure Python (about 3 us); bounded by emptying it when full
         self._key_partitions: dict[str, str] = {}
 
+    def set_partition_ids(self, partition_ids: tuple[str, ...]) -> None:
+        """The hub gained partitions: route over *partition_ids* from now on (keys map
+        with the new count, as the service maps them)."""
+        self._partition_ids = partition_ids
+        self._known = frozenset(partition_ids)
+        self._round_robin = RoundRobin(partition_ids)
+        self._key_partitions.clear()
+
     def check_partition_id(self, partition_id: object) -> str:
         """Return *partition_id* if the hub has it.
 

@@ -104,6 +104,7 @@ async def open_streaming_producer(
     identifier: str | None = None,
     close_timeout: float = 30.0,
     enable_telemetry: bool = True,
+    refresh_partitions_every: float | None = 60.0,
     fully_qualified_namespace: str | None = None,
     credential: Credential | None = None,
     client: EventHubProducerClient | None = None,
@@ -149,6 +150,10 @@ async def open_streaming_producer(
     :param enable_telemetry: ``False`` turns OpenTelemetry spans, trace context and
         metrics off for this producer (they are on only when a provider is configured;
         ``docs/observability.md``).
+    :param refresh_partitions_every: seconds between asking the service for the hub's
+        partition ids, so that partitions added to a premium or dedicated hub join the
+        round robin and the key mapping (``None``: never; ``get_partition_ids()`` always
+        asks). Microsoft's JavaScript buffered producer asks every 10 seconds.
     :param fully_qualified_namespace: the namespace's host name
         (``<namespace>.servicebus.windows.net``), with *eventhub_name* and *credential*
         instead of a connection string. A loopback host with a port is a local emulator
@@ -204,6 +209,7 @@ async def open_streaming_producer(
         identifier=identifier,
         close_timeout=close_timeout,
         enable_telemetry=enable_telemetry,
+        refresh_partitions_every=refresh_partitions_every,
     )
     connection_options = {
         "fully_qualified_namespace": fully_qualified_namespace,

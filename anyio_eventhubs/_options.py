@@ -53,6 +53,7 @@ class ProducerOptions:
     identifier: str | None = None
     close_timeout: float = 30.0
     enable_telemetry: bool = True
+    refresh_partitions_every: float | None = 60.0
 
     def __post_init__(self) -> None:
         _handler_option("on_publish_succeeded", self.on_publish_succeeded)
@@ -85,6 +86,13 @@ class ProducerOptions:
                 f"identifier must be a str or None, got {type(self.identifier).__name__}"
             )
         _seconds_option("close_timeout", self.close_timeout)
+        if self.refresh_partitions_every is not None:
+            _seconds_option("refresh_partitions_every", self.refresh_partitions_every)
+            if not self.refresh_partitions_every > 0:
+                raise ValueError(
+                    "refresh_partitions_every must be > 0 seconds (or None: never), got "
+                    f"{self.refresh_partitions_every!r}"
+                )
         if not isinstance(self.enable_telemetry, bool):
             raise TypeError(
                 f"enable_telemetry must be a bool, got {type(self.enable_telemetry).__name__}"

@@ -21,12 +21,18 @@ from ._journaling import ProducerJournal
 from ._loop import loop_functions
 from ._options import ProducerOptions
 from ._partition import PartitionState
+from ._partition_set import PartitionSet, partition_factory
 from ._reporting import Reporter, in_handler_of, raise_errors
 from ._sender import Sender
 from ._statistics import ProducerStatistics, collect_statistics
 from ._tasks import ProducerTasks
 from ._telemetry import producer_telemetry
-from .transport import IdempotentTransportConnection, PublishingState, TransportConnection
+from .transport import (
+    IdempotentTransportConnection,
+    PartitionRefreshingConnection,
+    PublishingState,
+    TransportConnection,
+)
 
 __all__ = ["StreamingProducer"]
 
@@ -53,8 +59,7 @@ class StreamingProducer:
         self._journal = journal
         self._options = options
         self._identifier = identifier
-        self._partition_ids = tuple(connection.partition_ids)
-        if not self._partition_ids:
+        if not connection.partition_ids:
             raise ValueError(f"Event Hub {connection.eventhub_name!r} reports no partitions")
         self._max_message_size = connection.max_message_size
         # idempotent publishing: what stamping adds to each event, and where it stands
@@ -65,23 +70,17 @@ class StreamingProducer:
         ):
             self._reserved_per_event = connection.reserved_bytes_per_event
             self._publishing_state = connection.publishing_state
-        self._parts = {
-            pid: PartitionState(
-                pid,
-                self._max_message_size,
-                options.max_wait_time,
-                options.max_concurrent_sends_per_partition,
-            )
-            for pid in self._partition_ids
-        }
-        if journal is not None:
-            for part in self._parts.values():
-                part.on_resolved = journal.resolved
+        self._partitions = PartitionSet(
+            connection.partition_ids,
+            partition_factory(self._max_message_size, options, journal),
+            identifier,
+        )
+        self._parts = self._partitions.parts
         # OpenTelemetry (docs/observability.md): None unless a provider is configured
         self._telemetry = producer_telemetry(self) if options.enable_telemetry else None
         self._intake = Intake(
             connection.eventhub_name,
-            self._partition_ids,
+            self._partitions.ids,
             self._max_message_size,
             self._reserved_per_event,
             None if self._telemetry is None else self._telemetry.encode_event,
@@ -123,6 +122,9 @@ class StreamingProducer:
             periodic_sync=None
             if journal is None or journal.sync_every is None
             else (journal.sync_every, journal.sync_if_due),
+            periodic_refresh=self._partitions.refresher(
+                self._connection, self._options.refresh_partitions_every, self._intake, self._tasks
+            ),
         )
 
     async def _shutdown(self, *, graceful: bool) -> None:
@@ -193,9 +195,16 @@ class StreamingProducer:
         return self._part(partition_id).ledger.outstanding
 
     async def get_partition_ids(self) -> list[str]:
-        """The hub's partition ids, in the order the service lists them."""
-        await checkpoint()
-        return list(self._partition_ids)
+        """The hub's partition ids, in the order the service lists them.
+
+        Asks the service (when the transport can), so that partitions added to the hub
+        are known from now on; else the ids known so far.
+        """
+        if isinstance(self._connection, PartitionRefreshingConnection) and not self._closed:
+            await self._partitions.refresh(self._connection, self._intake, self._tasks)
+        else:
+            await checkpoint()
+        return list(self._partitions.ids)
 
     def statistics(self) -> ProducerStatistics:
         """A frozen snapshot of the producer's counters."""
@@ -205,7 +214,7 @@ class StreamingProducer:
         stats = self.statistics()
         return (
             f"<StreamingProducer identifier={self._identifier!r} "
-            f"eventhub={self.eventhub_name!r} partitions={len(self._partition_ids)} "
+            f"eventhub={self.eventhub_name!r} partitions={len(self._partitions.ids)} "
             f"queued={stats.queued} in_flight={stats.in_flight} published={stats.published} "
             f"failed={stats.failed} closed={self._closed}>"
         )

@@ -8,7 +8,8 @@ sync run in scopes of their own, which the close cancels last.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterable
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 import anyio
@@ -18,6 +19,8 @@ from ._partition import InFlightSend, PartitionState
 from ._sender import Sender
 
 __all__ = ["ProducerTasks"]
+
+logger = logging.getLogger("anyio_eventhubs")
 
 
 class ProducerTasks:
@@ -40,6 +43,7 @@ class ProducerTasks:
         *,
         recovery: Callable[[], Coroutine[Any, Any, None]] | None = None,
         periodic_sync: tuple[float, Callable[[], None]] | None = None,
+        periodic_refresh: tuple[float, Callable[[], Awaitable[None]]] | None = None,
     ) -> None:
         """Start the batchers, and the recovery and the journal's sync if given."""
         self._task_group = task_group
@@ -49,10 +53,24 @@ class ProducerTasks:
             scope = anyio.CancelScope()
             self._scopes.append(scope)
             task_group.start_soon(self._sync_periodically, scope, *periodic_sync)
+        if periodic_refresh is not None:
+            scope = anyio.CancelScope()
+            self._scopes.append(scope)
+            task_group.start_soon(
+                self._refresh_periodically,
+                scope,
+                *periodic_refresh,
+                name=f"anyio_eventhubs partition refresh {self._identifier}",
+            )
+        self.start_batchers(parts)
+
+    def start_batchers(self, parts: Iterable[PartitionState]) -> None:
+        """Start a batcher for each of *parts* (at the start, and for new partitions)."""
+        assert self._task_group is not None
         for part in parts:
             scope = anyio.CancelScope(shield=True)
             self._scopes.append(scope)
-            task_group.start_soon(
+            self._task_group.start_soon(
                 self._run_batcher,
                 part,
                 scope,
@@ -71,6 +89,22 @@ class ProducerTasks:
             while True:
                 await anyio.sleep(interval)
                 sync()
+
+    async def _refresh_periodically(
+        self, scope: anyio.CancelScope, interval: float, refresh: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Ask for the partition ids now and then; a failure waits for the next time."""
+        with scope:
+            while True:
+                await anyio.sleep(interval)
+                try:
+                    await refresh()
+                except Exception as exc:  # the next round asks again
+                    logger.warning(
+                        "producer %s: could not refresh the partition ids: %s",
+                        self._identifier,
+                        exc,
+                    )
 
     async def _run_batcher(self, part: PartitionState, scope: anyio.CancelScope) -> None:
         with scope:

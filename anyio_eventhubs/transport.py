@@ -27,6 +27,7 @@ from typing import Protocol, runtime_checkable
 __all__ = [
     "IdempotentTransportConnection",
     "OutgoingBatch",
+    "PartitionRefreshingConnection",
     "PublishingState",
     "Transport",
     "TransportConnection",
@@ -149,6 +150,20 @@ class IdempotentTransportConnection(TransportConnection, Protocol):
             refused it (it no longer knows the producer id): the partition then
             publishes under a fresh identity, and re-sent batches are numbered afresh.
         :raises ~anyio_eventhubs.TransportError: if the partition cannot be reached.
+        """
+        ...
+
+
+@runtime_checkable
+class PartitionRefreshingConnection(TransportConnection, Protocol):
+    """A connection that can learn of partitions added to the hub while it is open."""
+
+    async def refresh_partition_ids(self) -> Sequence[str]:
+        """Ask the service for the hub's partition ids; make new ones ready to send to.
+
+        Afterwards :attr:`partition_ids` is the same list.
+
+        :raises ~anyio_eventhubs.TransportError: if the service cannot be asked.
         """
         ...
 

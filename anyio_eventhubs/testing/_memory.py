@@ -65,6 +65,8 @@ class InMemoryEventHub:
         self.name = name
         self.fully_qualified_namespace = f"{name}.inmemory.localhost"
         self.partition_ids: tuple[str, ...] = tuple(str(i) for i in range(partition_count))
+        #: the hub's partitions as the service knows them (see add_partitions)
+        self._all_partition_ids = self.partition_ids
         self.max_message_size = max_message_size
         self._stored: dict[str, list[bytes]] = {pid: [] for pid in self.partition_ids}
         self._batches: dict[str, int] = dict.fromkeys(self.partition_ids, 0)
@@ -122,6 +124,29 @@ class InMemoryEventHub:
             self._batches[batch.partition_id] += 1
         finally:
             self._set_in_flight(-1)
+
+    async def refresh_partition_ids(self) -> tuple[str, ...]:
+        """Learn of the partitions :meth:`add_partitions` added (as a connection to the
+        service learns of them by asking); return the ids."""
+        await anyio.lowlevel.checkpoint()
+        self.partition_ids = self._all_partition_ids
+        return self.partition_ids
+
+    def add_partitions(self, count: int = 1) -> list[str]:
+        """Add *count* partitions to the hub, as premium and dedicated hubs can grow;
+        producers learn of them when they next refresh their partition ids.
+
+        :returns: the new partitions' ids.
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be an int >= 1, got {count!r}")
+        first = len(self._all_partition_ids)
+        new = [str(i) for i in range(first, first + count)]
+        self._all_partition_ids += tuple(new)
+        for pid in new:
+            self._stored[pid] = []
+            self._batches[pid] = 0
+        return new
 
     # -- reading back ------------------------------------------------------------------
 
