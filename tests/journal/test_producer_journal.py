@@ -19,6 +19,7 @@ import pytest
 from azure.eventhub import EventData
 
 from anyio_eventhubs import (
+    JournalCorruptError,
     JournalLockedError,
     JournalMismatchError,
     JournalOptions,
@@ -232,3 +233,27 @@ def test_the_sync_producer_refuses_a_journal_rather_than_ignore_it(tmp_path: Pat
     with pytest.raises(ValueError, match=r"journal= is not supported by anyio_eventhubs\.sync"):
         open_sync(transport=InMemoryEventHub(1), journal=tmp_path / "j")
     assert not (tmp_path / "j").exists()
+
+
+async def test_damage_is_named_at_open_and_quarantine_carries_on(tmp_path: Path) -> None:
+    events: list[tuple[Any, dict[str, str]]] = [
+        (b"e%d" % i, {"partition_id": "0"}) for i in range(3)
+    ]
+    await crash_with_events(tmp_path / "j", events)
+    await crash_with_events(tmp_path / "j", [(b"later", {"partition_id": "1"})])  # a 2nd file
+    first = segments(tmp_path / "j")[0]
+    data = bytearray(first.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # damage inside a record that is not the last
+    first.write_bytes(bytes(data))
+    with pytest.raises(JournalCorruptError) as caught:
+        async with open_streaming_producer(transport=InMemoryEventHub(2), journal=tmp_path / "j"):
+            pass
+    assert caught.value.path == first
+    assert str(first) in str(caught.value)
+    hub = InMemoryEventHub(2)
+    async with open_streaming_producer(
+        transport=hub, journal=JournalOptions(tmp_path / "j", quarantine_damaged=True)
+    ):
+        pass
+    assert (tmp_path / "j" / "quarantine").is_dir()
+    assert b"later" in hub.published_bodies("1")  # what was sound is published
