@@ -28,6 +28,7 @@ _OFF: dict[str, Any] = {
     "idle_timeout": None,
     "first_link_timeout": None,
     "linkless_timeout": None,
+    "link_idle_timeout": None,
 }
 
 
@@ -186,3 +187,18 @@ def test_a_connection_whose_links_closed_is_closed_by_the_link_tracker(
         assert _pump(connection, lambda: connection.state == ConnectionState.END, 5)
         assert time.monotonic() - began > 0.4
         assert _last(emulator).close_condition == "amqp:connection:forced"
+
+
+# --- idle links --------------------------------------------------------------------------
+
+
+def test_a_link_that_carried_no_transfer_for_the_idle_time_is_detached() -> None:
+    with EventHubsEmulator({"eh1": 1}, **{**_OFF, "link_idle_timeout": 0.5}) as emulator:
+        client = EventHubProducerClient.from_connection_string(emulator.connection_string("eh1"))
+        with client:
+            client.send_event(EventData("before"), partition_id="0")
+            began = time.monotonic()
+            assert emulator.wait_until(lambda: DETACH_FORCED in _last(emulator).detached, timeout=5)
+            assert time.monotonic() - began > 0.4
+            client.send_event(EventData("after"), partition_id="0")  # azure re-attaches
+        assert emulator.event_count("eh1") == 2

@@ -51,7 +51,12 @@ class _Host:
 
 def _guard(**rules: Any) -> tuple[ConnectionGuard, _Host]:
     host = _Host()
-    options = {"first_token_timeout": None, "first_link_timeout": None, **rules}
+    options = {
+        "first_token_timeout": None,
+        "first_link_timeout": None,
+        "link_idle_timeout": None,
+        **rules,
+    }
     return ConnectionGuard(ServiceRules(**options), host), host
 
 
@@ -210,3 +215,32 @@ def test_a_connection_whose_links_all_closed_is_closed_unless_a_link_comes_back(
     ((condition, description),) = host.closed
     assert condition == CONNECTION_FORCED
     assert "allowed 300000 milliseconds" in description
+
+
+def test_a_link_with_a_recent_transfer_is_not_idle() -> None:
+    guard, host = _guard(link_idle_timeout=1800.0)
+    link = _Link("send")
+    guard.link_attached(link, "amqps://ns/eh1", is_sender=True, entity=True)
+    guard.link_attached(_Link("cbs"), "$cbs", is_sender=True, entity=False)  # never idle
+    ((delay, check),) = host.timers
+    assert delay == 1800.0
+    guard.link_active(link)
+    check()  # the link was active a moment ago: checked again later, not detached
+    assert host.detached == []
+    assert len(host.timers) == 2
+    assert 1799.0 < host.timers[1][0] <= 1800.0
+    guard._active[("send", False)] -= 1800.0  # pretend the last transfer was 30 minutes ago
+    host.timers[1][1]()
+    ((name, condition, description),) = host.detached
+    assert (name, condition) == ("send", LINK_DETACH_FORCED)
+    assert description.startswith("Idle link tracker, link send has been idle for 1800000ms")
+
+
+def test_a_closed_link_is_not_checked_for_idleness() -> None:
+    guard, host = _guard(link_idle_timeout=1800.0, linkless_timeout=None)
+    link = _Link("send")
+    guard.link_attached(link, "amqps://ns/eh1", is_sender=True, entity=True)
+    guard.link_closed(link)
+    guard.link_attached(link, "amqps://ns/eh1", is_sender=True, entity=True)  # same name again
+    host.timers[0][1]()  # the first attach's timer: not this link any more
+    assert (host.detached, len(host.timers)) == ([], 2)

@@ -8,7 +8,7 @@ import pytest
 from azure.eventhub import EventData, EventHubProducerClient
 
 from anyio_eventhubs._partitioning import partition_for_key
-from anyio_eventhubs.testing.emulator import EventHubsEmulator
+from anyio_eventhubs.testing.emulator import DETACH_FORCED, EventHubsEmulator
 
 
 @pytest.fixture
@@ -99,3 +99,29 @@ def test_adding_partitions_is_checked(emulator: EventHubsEmulator) -> None:
     with pytest.raises(ValueError, match="would have 1025 partitions; the most allowed is 1024"):
         emulator.add_partitions("eh1", 1021)
     assert emulator.hubs == {"eh1": 4}
+
+
+def _detached(emulator: EventHubsEmulator) -> list[str]:
+    return [c for info in emulator.connection_info() for c in info.detached]
+
+
+def test_adding_partitions_detaches_the_links_of_the_hub_and_clients_reattach(
+    emulator: EventHubsEmulator,
+) -> None:
+    client = EventHubProducerClient.from_connection_string(emulator.connection_string("eh1"))
+    with client:
+        client.send_event(EventData("before"), partition_id="0")
+        emulator.add_partitions("eh1")
+        assert emulator.wait_until(lambda: DETACH_FORCED in _detached(emulator), timeout=5)
+        client.send_event(EventData("after"), partition_id="0")  # azure re-attaches
+    assert [e.body for e in emulator.published_events("eh1", "0")] == [b"before", b"after"]
+
+
+def test_links_stay_attached_when_partitions_are_added_without_detaching(
+    emulator: EventHubsEmulator, client: EventHubProducerClient
+) -> None:
+    client.send_event(EventData("before"), partition_id="0")
+    emulator.add_partitions("eh1", detach_links=False)
+    # the emulator serves this send after anything add_partitions queued for it
+    client.send_event(EventData("after"), partition_id="0")
+    assert _detached(emulator) == []

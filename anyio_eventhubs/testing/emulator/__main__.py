@@ -73,6 +73,11 @@ _RULES = {
         "300",
         "close a connection whose links have all been closed this long",
     ),
+    "--link-idle-timeout": (
+        "link_idle_timeout",
+        "1800",
+        "detach a link that carried no transfer for this long",
+    ),
 }
 
 

@@ -11,33 +11,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from proton import (
-    Collector,
-    Condition,
-    Connection,
-    Delivery,
-    Event,
-    Transport,
-    int32,
-    short,
-    symbol,
-)
+from proton import Collector, Condition, Connection, Delivery, Event, Transport
 
 from ._codec import encode_symbol
 from ._consumer import ConsumerLink
 from ._faults import NOT_FOUND
 from ._frames import OutgoingFrames
 from ._hooks import ConnectionInfo, ServerHooks, parse_entity
-from ._idempotent import (
-    IDEMPOTENT_PRODUCER,
-    PRODUCER_EPOCH,
-    PRODUCER_ID,
-    PRODUCER_SEQUENCE_NUMBER,
-    AttachRefused,
-    AttachSniffer,
-)
+from ._idempotent import AttachRefused, AttachSniffer
 from ._lifetime import UNAUTHORIZED_ACCESS, ConnectionGuard
-from ._publish import ProducerLink
+from ._publish import ProducerLink, attach_producer
 from ._receivers import RUNTIME_METRIC, ReceiverRefused, attach_receiver
 from ._requests import CBS_NODE as _CBS
 from ._requests import MANAGEMENT_NODE as _MANAGEMENT
@@ -119,6 +102,18 @@ class ServerConnection:
     def count_transfer(self, events: int) -> None:
         self._transfers += 1
         self._events += events
+
+    def _sent_on(self, link: Any) -> None:
+        self.guard.link_active(link)
+        self.hooks.mark_dirty(self)
+
+    def detach_hub_links(self, hub_name: str, condition: str, description: str) -> None:
+        """Detach every producer and consumer link of ``hub_name`` on this connection."""
+        for role in list(self._roles.values()):
+            if (isinstance(role, ProducerLink) and role.hub.name == hub_name) or (
+                isinstance(role, ConsumerLink) and role.log.eventhub_name == hub_name
+            ):
+                self.detach_link(role.link, condition, description)
 
     # --- GuardHost --------------------------------------------------------------------
 
@@ -259,46 +254,19 @@ class ServerConnection:
             link.flow(100)
             self.guard.link_attached(link, address, is_sender=True, entity=False)
             return
-        path = parse_entity(address)
-        hub = self.store.hub(path[0]) if path else None
-        if hub is None:
+        try:
+            refusal = self.guard.refusal(address, is_sender=True)
+            producer = attach_producer(
+                self, link, parse_entity(address), capabilities, properties, refusal
+            )
+        except AttachRefused as exc:
+            self._refuse(link, exc.description, condition=exc.condition)
+            return
+        if producer is None:
             self._refuse(link, f"The messaging entity '{address}' could not be found.")
             return
-        partition_id = None
-        if len(path) == 3 and path[1].lower() == "partitions":
-            partition_id = path[2]
-        if (len(path) != 1 and partition_id is None) or (
-            partition_id is not None and partition_id not in hub.partitions
-        ):
-            self._refuse(link, f"The messaging entity '{address}' could not be found.")
-            return
-        refusal = self.guard.refusal(address, is_sender=True)
-        if refusal is not None:
-            self._refuse(link, refusal, condition=UNAUTHORIZED_ACCESS)
-            return
-        idempotent = None
-        if IDEMPOTENT_PRODUCER in capabilities:
-            if partition_id is None:
-                self._refuse(
-                    link,
-                    "An idempotent producer must publish to a partition, not to the event hub.",
-                    condition="amqp:not-allowed",
-                )
-                return
-            try:
-                idempotent, last = self.store.producers.attach(hub.name, partition_id, properties)
-            except AttachRefused as exc:
-                self._refuse(link, exc.description, condition=exc.condition)
-                return
-            link.properties = {
-                symbol(PRODUCER_ID): idempotent.producer_id,  # a long
-                symbol(PRODUCER_EPOCH): short(idempotent.epoch),
-                symbol(PRODUCER_SEQUENCE_NUMBER): int32(last),
-            }
-        link.max_message_size = hub.max_message_size  # azure sizes its batches by it
-        link.open()
         self.guard.link_attached(link, address, is_sender=True, entity=True)
-        self._roles[link.name, False] = ProducerLink(self, link, hub, partition_id, idempotent)
+        self._roles[link.name, False] = producer
 
     def _attach_outgoing(self, link: Any, address: str) -> None:
         capabilities, properties = self._attaches.receivers.pop(link.name, (frozenset(), {}))
@@ -318,7 +286,7 @@ class ServerConnection:
                 parse_entity(address),
                 capabilities,
                 properties,
-                lambda: self.hooks.mark_dirty(self),
+                lambda: self._sent_on(link),
             )
         except ReceiverRefused as exc:
             self._refuse(link, exc.description, condition=exc.condition)
@@ -360,6 +328,7 @@ class ServerConnection:
             return
         role = self._roles.get((link.name, False))
         if isinstance(role, ProducerLink):
+            self.guard.link_active(link)
             role.on_delivery(delivery)
         elif isinstance(role, _RequestLink):
             if delivery.partial:

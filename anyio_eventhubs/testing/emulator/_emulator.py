@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
 
-from ._faults import FaultInjector
+from ._faults import DETACH_FORCED, FaultInjector
 from ._gateway import Gateway
 from ._hooks import ConnectionInfo
 from ._hubs import EventStore, StoredEvent
@@ -61,6 +61,8 @@ class EventHubsEmulator:
         is closed with ``amqp:connection:forced`` (service: 60).
     :param linkless_timeout: a connection whose links have all been closed for this long
         is closed with ``amqp:connection:forced`` (service: 300).
+    :param link_idle_timeout: a link to an event hub that carried no transfer for this long
+        is detached with ``amqp:link:detach-forced`` (service: 1800).
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class EventHubsEmulator:
         idle_timeout: float | None = 240.0,
         first_link_timeout: float | None = 60.0,
         linkless_timeout: float | None = 300.0,
+        link_idle_timeout: float | None = 1800.0,
     ) -> None:
         for name, number in (
             ("port", port),
@@ -106,6 +109,7 @@ class EventHubsEmulator:
             idle_timeout=idle_timeout,
             first_link_timeout=first_link_timeout,
             linkless_timeout=linkless_timeout,
+            link_idle_timeout=link_idle_timeout,
         )
         self.host = host
         self.port = port
@@ -204,18 +208,32 @@ class EventHubsEmulator:
         """
         self._store.add_hub(name, partition_count, max_message_size or self.max_message_size)
 
-    def add_partitions(self, eventhub_name: str, count: int = 1) -> list[str]:
+    def add_partitions(
+        self, eventhub_name: str, count: int = 1, *, detach_links: bool = True
+    ) -> list[str]:
         """Add ``count`` partitions to a hub, running or not, as a premium or dedicated
         namespace can; returns the new partition ids.
 
         From now on the ``$management`` READ of the hub reports them, links to them attach,
         sends to the hub round-robin over them, and partition keys hash modulo the new
-        count. Links already attached are left alone.
+        count. With ``detach_links`` (the default) the producer and consumer links to the
+        hub are then detached with ``amqp:link:detach-forced``, as the service tells its
+        clients that the entity changed (they re-attach and may read the partitions again);
+        this happens on the server thread shortly after the call returns.
 
         :raises KeyError: if there is no such hub.
         :raises ValueError: if ``count`` is not positive or the hub would pass 1024.
         """
-        return self._store.add_partitions(eventhub_name, count, MAX_PARTITIONS)
+        added = self._store.add_partitions(eventhub_name, count, MAX_PARTITIONS)
+        before = int(added[0])  # ids are "0" to "n-1"
+        loop = self._loop
+        if detach_links and loop is not None:
+            text = (
+                f"The metadata of event hub '{eventhub_name}' was altered: its partition count "
+                f"went from {before} to {before + count}. Reopen the link. (emulated)"
+            )
+            loop.run_soon(lambda: loop.detach_hub_links(eventhub_name, DETACH_FORCED, text))
+        return added
 
     @property
     def hubs(self) -> dict[str, int]:

@@ -13,6 +13,9 @@ What Event Hubs does, with sources in ``docs/service-lifetime.md``:
 - The service's AMQP ``open`` carries ``idle-time-out`` 240000 ms: a connection that sends
   no frame at all, not even an empty one, for that long is closed
   (:attr:`ServiceRules.idle_timeout`; proton does the counting).
+- A link that carried no transfer for 30 minutes is detached with
+  ``amqp:link:detach-forced`` ("Idle link tracker, link ... has been idle for 1800000ms")
+  (:attr:`ServiceRules.link_idle_timeout`).
 
 :class:`ConnectionGuard` applies them to one connection. It runs on the server thread and
 acts through a :class:`GuardHost` (the connection).
@@ -66,6 +69,9 @@ class ServiceRules:
     linkless_timeout: float | None = 300.0
     """A connection whose links have all been closed for this long is closed with
     ``amqp:connection:forced``."""
+    link_idle_timeout: float | None = 1800.0
+    """A link to an entity that carried no transfer (either way) for this long is detached
+    with ``amqp:link:detach-forced``."""
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -135,6 +141,8 @@ class ConnectionGuard:
         self._token_put = False
         #: link key -> (link, entity path or None for $cbs/$management, client sends)
         self._links: dict[tuple[str, bool], tuple[Any, tuple[str, ...] | None, bool]] = {}
+        #: link key -> monotonic time of its last transfer (entity links only)
+        self._active: dict[tuple[str, bool], float] = {}
         self._attached_any = False
         self._idle_since = 0  # bumped whenever the link count changes from or to zero
         self.expired_detaches = 0
@@ -228,10 +236,43 @@ class ConnectionGuard:
         if not self._links:
             self._idle_since += 1
         self._attached_any = True
-        self._links[_key(link)] = (link, audience_path(address) if entity else None, is_sender)
+        key = _key(link)
+        entry = (link, audience_path(address) if entity else None, is_sender)
+        self._links[key] = entry
+        timeout = self.rules.link_idle_timeout
+        if entity and timeout is not None:
+            self._active[key] = time.monotonic()
+            self._host.call_later(timeout, lambda: self._check_link_idle(key, entry, timeout))
+
+    def link_active(self, link: Any) -> None:
+        """A transfer went over ``link`` (cheap: called for every transfer)."""
+        key = _key(link)
+        if key in self._active:
+            self._active[key] = time.monotonic()
+
+    def _check_link_idle(
+        self, key: tuple[str, bool], entry: tuple[Any, Any, bool], timeout: float
+    ) -> None:
+        if self._links.get(key) is not entry:
+            return  # closed, or closed and attached again under the same name
+        idle = time.monotonic() - self._active[key]
+        if idle < timeout:
+            self._host.call_later(
+                timeout - idle, lambda: self._check_link_idle(key, entry, timeout)
+            )
+            return
+        link = entry[0]
+        self._host.detach_link(
+            link,
+            LINK_DETACH_FORCED,
+            f"Idle link tracker, link {link.name} has been idle for {round(timeout * 1000)}ms "
+            "(emulated)",
+        )
 
     def link_closed(self, link: Any) -> None:
-        if self._links.pop(_key(link), None) is None or self._links:
+        key = _key(link)
+        self._active.pop(key, None)
+        if self._links.pop(key, None) is None or self._links:
             return
         self._idle_since += 1
         timeout = self.rules.linkless_timeout

@@ -57,6 +57,8 @@ class ServerLoop:
         self._wake_w.setblocking(False)
         self._stopping = False
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._soon: list[Callable[[], None]] = []  # from other threads, under _soon_lock
+        self._soon_lock = threading.Lock()
         self._timer_ids = itertools.count()
         self._dirty: set[ServerConnection] = set()
         self._sockets: dict[ServerConnection, socket.socket] = {}
@@ -70,6 +72,18 @@ class ServerLoop:
     def wake(self) -> None:
         with contextlib.suppress(OSError):  # full or closed: the loop is awake anyway
             self._wake_w.send(b"\x00")
+
+    def run_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the server thread soon (any thread may call this)."""
+        with self._soon_lock:
+            self._soon.append(callback)
+        self.wake()
+
+    def detach_hub_links(self, hub_name: str, condition: str, description: str) -> None:
+        """Detach every producer and consumer link of a hub (server thread)."""
+        for conn in list(self._sockets):
+            self._guarded(conn, lambda c: c.detach_hub_links(hub_name, condition, description))
+            self._dirty.add(conn)
 
     def stop(self) -> None:
         self._stopping = True
@@ -145,6 +159,13 @@ class ServerLoop:
         return max(0.0, min(deadlines) - time.monotonic())
 
     def _run_timers(self) -> None:
+        with self._soon_lock:
+            soon, self._soon = self._soon, []
+        for callback in soon:
+            try:
+                callback()
+            except Exception:
+                _LOG.exception("an emulator task failed")
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
             try:

@@ -11,14 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from proton import Condition, Delivery
+from proton import Condition, Delivery, int32, short, symbol
 
 from ._faults import DETACH_FORCED, MESSAGE_SIZE_EXCEEDED, FaultInjector
 from ._hubs import EventStore, Hub
-from ._idempotent import IdempotentLink
+from ._idempotent import (
+    IDEMPOTENT_PRODUCER,
+    PRODUCER_EPOCH,
+    PRODUCER_ID,
+    PRODUCER_SEQUENCE_NUMBER,
+    AttachRefused,
+    IdempotentLink,
+)
 from ._messages import parse_transfer
 
-__all__ = ["LinkHost", "ProducerLink"]
+__all__ = ["LinkHost", "ProducerLink", "attach_producer"]
+
+_UNAUTHORIZED_ACCESS = "amqp:unauthorized-access"
 
 _CREDIT = 1000
 
@@ -38,6 +47,49 @@ class LinkHost(Protocol):
 
     def count_transfer(self, events: int) -> None:
         """Account for a stored transfer in the connection's statistics."""
+
+
+def attach_producer(
+    host: LinkHost,
+    link: Any,
+    path: list[str],
+    capabilities: frozenset[str],
+    properties: dict[str, Any],
+    refusal: str | None,
+) -> ProducerLink | None:
+    """Serve a client's sender on ``<hub>`` or ``<hub>/Partitions/<id>`` (opens ``link``).
+
+    Returns ``None`` if there is no such entity (the caller refuses with not-found).
+
+    :raises AttachRefused: if ``refusal`` says why the link may not attach (no valid
+        token), or for an idempotent producer the service would refuse.
+    """
+    hub = host.store.hub(path[0]) if path else None
+    if hub is None:
+        return None
+    partition_id = path[2] if len(path) == 3 and path[1].lower() == "partitions" else None
+    if (len(path) != 1 and partition_id is None) or (
+        partition_id is not None and partition_id not in hub.partitions
+    ):
+        return None
+    if refusal is not None:
+        raise AttachRefused(_UNAUTHORIZED_ACCESS, refusal)
+    idempotent = None
+    if IDEMPOTENT_PRODUCER in capabilities:
+        if partition_id is None:
+            raise AttachRefused(
+                "amqp:not-allowed",
+                "An idempotent producer must publish to a partition, not to the event hub.",
+            )
+        idempotent, last = host.store.producers.attach(hub.name, partition_id, properties)
+        link.properties = {
+            symbol(PRODUCER_ID): idempotent.producer_id,  # a long
+            symbol(PRODUCER_EPOCH): short(idempotent.epoch),
+            symbol(PRODUCER_SEQUENCE_NUMBER): int32(last),
+        }
+    link.max_message_size = hub.max_message_size  # azure sizes its batches by it
+    link.open()
+    return ProducerLink(host, link, hub, partition_id, idempotent)
 
 
 class ProducerLink:
