@@ -1,0 +1,324 @@
+"""Lifetime soak: a producer living through what the service does over days, compressed.
+
+::
+
+    python benchmarks/lifetime_soak.py [--minutes 30] [--backend asyncio|trio]
+                                       [--token-lifetime 10] [--idle-timeout 4]
+                                       [--restart-every 120] [--rate 2000] [--quick]
+
+A benchmark, not a test (``docs/service-lifetime.md`` reports a run; issue #12). The
+emulator runs in a process of its own (this file, started again with ``--serve``) with
+the service's long-lived-connection rules shortened: every token expires
+``--token-lifetime`` seconds after it is put, and a connection with no frame for
+``--idle-timeout`` seconds is closed. Meanwhile the producer, here:
+
+- publishes numbered events (half keyed) at about ``--rate`` events per second;
+- goes quiet now and then for 1.5 x the idle timeout (an idle gap);
+- sees the emulator restarted every ``--restart-every`` seconds (every connection dropped,
+  the stored events kept);
+- sees a partition added to the hub halfway through (``refresh_partitions_every`` is 2 s).
+
+Handlers tick a per-event table of outcomes. Every 10 s it samples its resident set
+size, threads and open file descriptors. It prints the events published and failed,
+events with no outcome or with two, events published but not stored, how many went to
+the added partition, and the samples of the first and last quarter. Exits 1 if an event
+has no outcome or two, if any failed (every one was publishable), if one reported
+published is not stored, or if the run fails. ``--quick`` is the CI version: about 40 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+HUB = "life"
+PARTITIONS = 4
+#: an event: its number, then padding
+_DIGITS = 9
+
+
+def body(index: int) -> bytes:
+    return b"%09d|" % index + b"." * 90
+
+
+def index_of(event: bytes) -> int:
+    return int(bytes(event[:_DIGITS]))
+
+
+def sample() -> tuple[float, int, int]:
+    """This process's resident set (MiB), threads and open file descriptors (Linux)."""
+    with open("/proc/self/statm") as f:
+        rss_pages = int(f.read().split()[1])
+    rss = rss_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+    return rss, len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+
+
+# -- the emulator's side (python lifetime_soak.py --serve) -----------------------------------
+
+
+def _serve(token_lifetime: float, idle_timeout: float) -> int:
+    from anyio_eventhubs.testing.emulator import EventHubsEmulator
+
+    emulator = EventHubsEmulator(
+        {HUB: PARTITIONS}, max_token_lifetime=token_lifetime, idle_timeout=idle_timeout
+    )
+    emulator.start()
+    try:
+        print(json.dumps({"conn": emulator.connection_string(HUB)}), flush=True)
+        for line in sys.stdin:
+            op = json.loads(line)["op"]
+            if op == "restart":
+                emulator.stop()
+                emulator.start()
+                reply: dict[str, Any] = {"restarted": True}
+            elif op == "add-partition":
+                reply = {"added": emulator.add_partitions(HUB, 1)}
+            else:  # report: how many copies of each event are stored
+                stored: dict[int, int] = {}
+                total = 0
+                for pid in [str(p) for p in range(emulator.hubs[HUB])]:
+                    for event in emulator.published_events(HUB, pid):
+                        index = index_of(event.body)
+                        stored[index] = stored.get(index, 0) + 1
+                        total += 1
+                reply = {"stored": total, "copies": stored}
+            print(json.dumps(reply), flush=True)
+    finally:
+        emulator.stop()
+    return 0
+
+
+class EmulatorProcess:
+    """The emulator process, from the producer's side (one command at a time)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--serve",
+                f"--token-lifetime={args.token_lifetime}",
+                f"--idle-timeout={args.idle_timeout}",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+        self._lock = threading.Lock()
+        self.connection_string = str(self._read()["conn"])
+
+    def _read(self) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the emulator process exited ({self._proc.wait()})")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def ask(self, op: str) -> dict[str, Any]:
+        """Send a command and wait for its answer (call it from a worker thread)."""
+        with self._lock:
+            assert self._proc.stdin is not None
+            self._proc.stdin.write(json.dumps({"op": op}) + "\n")
+            self._proc.stdin.flush()
+            return self._read()
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
+# -- the producer's side ---------------------------------------------------------------------
+
+
+class Outcomes:
+    """Per event: how many outcomes, and whether published."""
+
+    def __init__(self) -> None:
+        self.count: dict[int, int] = {}
+        self.published: set[int] = set()
+        self.failed: list[str] = []
+        self.added_partition_events = 0
+        self.added: set[str] = set()
+        #: events queued so far (the producer's count, kept here if the run fails)
+        self.queued = 0
+
+    def on_succeeded(self, args: Any) -> None:
+        for event in args.events:
+            index = index_of(event)
+            self.count[index] = self.count.get(index, 0) + 1
+            self.published.add(index)
+        if args.partition_id in self.added:
+            self.added_partition_events += len(args.events)
+
+    def on_failed(self, args: Any) -> None:
+        self.failed.append(f"{len(args.events)} events: {args.exception!r}")
+        for event in args.events:
+            index = index_of(event)
+            self.count[index] = self.count.get(index, 0) + 1
+
+
+async def produce(
+    args: argparse.Namespace, emulator: EmulatorProcess, outcomes: Outcomes
+) -> tuple[int, list[tuple[float, float, int, int]]]:
+    """Publish for the whole run, with its idle gaps, restarts and the added partition."""
+    import anyio
+
+    from anyio_eventhubs import RetryOptions, open_streaming_producer
+
+    duration = args.seconds if args.seconds is not None else args.minutes * 60
+    retry = RetryOptions(max_retries=10, delay=0.05, max_delay=2.0, try_timeout=10)
+    samples: list[tuple[float, float, int, int]] = []
+    started = time.monotonic()
+    index = 0
+    async with open_streaming_producer(
+        emulator.connection_string,
+        max_wait_time=0.05,
+        retry_options=retry,
+        refresh_partitions_every=2.0,
+        on_publish_succeeded=outcomes.on_succeeded,
+        on_publish_failed=outcomes.on_failed,
+    ) as producer:
+
+        async def events_for(seconds: float) -> None:
+            nonlocal index
+            end = time.monotonic() + seconds
+            per_tick = max(1, int(args.rate / 20))
+            while time.monotonic() < end:
+                for _ in range(per_tick):
+                    key = f"key-{index % 64}" if index % 2 else None
+                    await producer.queue_for_send(body(index), partition_key=key)
+                    index += 1
+                    outcomes.queued = index
+                await anyio.sleep(0.05)
+
+        next_sample = next_restart = next_gap = started
+        next_restart += args.restart_every
+        next_gap += args.idle_every
+        added = False
+        while (elapsed := time.monotonic() - started) < duration:
+            now = time.monotonic()
+            if now >= next_sample:
+                samples.append((elapsed, *sample()))
+                next_sample += 10
+            if not added and elapsed >= duration / 2:
+                reply = await anyio.to_thread.run_sync(emulator.ask, "add-partition")
+                outcomes.added.update(reply["added"])
+                added = True
+            if now >= next_restart:
+                await anyio.to_thread.run_sync(emulator.ask, "restart")
+                next_restart += args.restart_every
+            if now >= next_gap:
+                await producer.flush()
+                await anyio.sleep(args.idle_timeout * 1.5)  # the idle gap
+                next_gap += args.idle_every
+                continue
+            await events_for(1.0)
+        await producer.flush()
+        if outcomes.added and not set(await producer.get_partition_ids()) >= outcomes.added:
+            raise RuntimeError("the producer never learned of the added partition")
+    samples.append((time.monotonic() - started, *sample()))
+    return index, samples
+
+
+def _quarters(samples: list[tuple[float, float, int, int]]) -> str:
+    q = max(1, len(samples) // 4)
+    lines = []
+    for label, part in (("first quarter", samples[:q]), ("last quarter", samples[-q:])):
+        rss = max(s[1] for s in part)
+        threads = max(s[2] for s in part)
+        fds = max(s[3] for s in part)
+        lines.append(f"{label:14} peak RSS {rss:6.1f} MiB, threads {threads}, fds {fds}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=None, help="overrides --minutes")
+    parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+    parser.add_argument("--rate", type=int, default=2000, help="events per second")
+    parser.add_argument("--token-lifetime", type=float, default=10.0)
+    parser.add_argument("--idle-timeout", type=float, default=4.0)
+    parser.add_argument("--idle-every", type=float, default=60.0, help="seconds between gaps")
+    parser.add_argument("--restart-every", type=float, default=120.0)
+    parser.add_argument("--quick", action="store_true", help="the CI version (~40 s)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return _serve(args.token_lifetime, args.idle_timeout)
+    if args.quick:
+        args.seconds, args.rate, args.token_lifetime = 30.0, 500, 4.0
+        args.idle_timeout, args.idle_every, args.restart_every = 2.0, 12.0, 10.0
+
+    import anyio
+
+    duration = args.seconds if args.seconds is not None else args.minutes * 60
+    print(
+        f"lifetime soak: {duration:.0f} s on {args.backend}, ~{args.rate} events/s, tokens of "
+        f"{args.token_lifetime} s, idle timeout {args.idle_timeout} s (a gap every "
+        f"{args.idle_every} s), emulator restart every {args.restart_every} s, a partition "
+        "added halfway",
+        flush=True,
+    )
+    emulator = EmulatorProcess(args)
+    outcomes = Outcomes()
+    error: BaseException | None = None
+    samples: list[tuple[float, float, int, int]] = []
+    started = time.monotonic()
+    try:
+        _, samples = anyio.run(produce, args, emulator, outcomes, backend=args.backend)
+    except BaseException as exc:  # reported below
+        error = exc
+    queued = outcomes.queued
+    took = time.monotonic() - started
+    try:
+        report = emulator.ask("report")
+    finally:
+        emulator.close()
+    copies = {int(k): v for k, v in report["copies"].items()}
+    missing = sum(1 for i in range(queued) if i not in outcomes.count)
+    twice = sum(1 for c in outcomes.count.values() if c > 1)
+    not_stored = sum(1 for i in outcomes.published if not copies.get(i))
+    print(f"queued                 {queued:,} in {took:.0f} s")
+    print(f"published              {len(outcomes.published):,}")
+    print(f"failed                 {sum(int(f.split()[0]) for f in outcomes.failed):,}")
+    for failure in outcomes.failed[:5]:
+        print(f"  {failure}")
+    print(f"without an outcome     {missing:,}")
+    print(f"reported twice         {twice:,}")
+    print(f"published, not stored  {not_stored:,}")
+    print(f"stored (with retries)  {report['stored']:,}")
+    print(f"to the added partition {outcomes.added_partition_events:,} {sorted(outcomes.added)}")
+    if samples:
+        print(_quarters(samples))
+    if error is not None:
+        print(f"the run failed: {type(error).__name__}: {error}", file=sys.stderr)
+    ok = (
+        error is None
+        and missing == 0
+        and twice == 0
+        and not outcomes.failed
+        and not_stored == 0
+        and outcomes.added_partition_events > 0
+    )
+    print("OK" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
