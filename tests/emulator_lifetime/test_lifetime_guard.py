@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 
+from anyio_eventhubs.testing.emulator import check_sas_token
+from anyio_eventhubs.testing.emulator._cbs import token_expiry
 from anyio_eventhubs.testing.emulator._lifetime import (
     CONNECTION_FORCED,
     LINK_DETACH_FORCED,
@@ -17,6 +24,7 @@ from anyio_eventhubs.testing.emulator._lifetime import (
     ServiceRules,
     audience_path,
 )
+from anyio_eventhubs.testing.emulator._messages import Request
 
 NOW = 1_000_000.0
 
@@ -244,3 +252,30 @@ def test_a_closed_link_is_not_checked_for_idleness() -> None:
     guard.link_attached(link, "amqps://ns/eh1", is_sender=True, entity=True)  # same name again
     host.timers[0][1]()  # the first attach's timer: not this link any more
     assert (host.detached, len(host.timers)) == ([], 2)
+
+
+def _sas_token(audience: str, expiry: int) -> str:
+    signed = f"{quote_plus(audience)}\n{expiry}".encode()
+    digest = hmac.new(b"emulator-key", signed, hashlib.sha256).digest()
+    signature = quote_plus(base64.b64encode(digest).decode())
+    return (
+        f"SharedAccessSignature sr={quote_plus(audience)}&sig={signature}&se={expiry}&skn=emulator"
+    )
+
+
+def test_an_expired_sas_token_is_refused_in_the_service_words() -> None:
+    token = _sas_token("sb://ns/eh1", expiry=1_700_000_000)
+    assert check_sas_token(token, "emulator", "emulator-key", now=1_600_000_000) is None
+    assert check_sas_token(token, "emulator", "emulator-key", now=1_700_000_000) == (
+        "ExpiredToken: The token is expired. Expiration time: '2023-11-14 22:13:20Z'"
+    )
+
+
+def test_a_token_expiry_comes_from_the_sas_or_the_put_token_expiration() -> None:
+    def request(body: str, **properties: Any) -> Request:
+        return Request(message_id=None, reply_to=None, application_properties=properties, body=body)
+
+    assert token_expiry(request(_sas_token("sb://ns/eh1", 1_700_000_000))) == 1_700_000_000
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    assert token_expiry(request("a.jwt.token", expiration=at)) == at.timestamp()
+    assert token_expiry(request("a.jwt.token")) is None

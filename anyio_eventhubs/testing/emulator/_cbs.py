@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import quote_plus, unquote_plus
 
 from ._faults import FaultInjector
@@ -42,8 +42,9 @@ def check_sas_token(token: str, key_name: str, key: str, *, now: float | None = 
         expiry = int(unquote_plus(fields["se"]))
     except ValueError:
         return "SAS token expiry is not a number"
-    if expiry <= (time.time() if now is None else now):
-        return "SAS token expired"
+    if expiry <= (time.time() if now is None else now):  # the service's words
+        expired_at = datetime.fromtimestamp(expiry, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        return f"ExpiredToken: The token is expired. Expiration time: '{expired_at}'"
     signature = unquote_plus(fields["sig"])
     audience = unquote_plus(fields["sr"])
     for signed in {fields["sr"], quote_plus(audience)}:
