@@ -271,7 +271,21 @@ class AzureConnection:
         logger.debug("%s: partitions %s; opening a link to each", context, list(partition_ids))
         if not partition_ids:
             raise NotFoundError(f"Event Hub {self._eventhub_name!r} reports no partitions")
-        self._partitions = {
+        sizes = await self._open_partitions(partition_ids, context)
+        self._max_message_size = min(sizes.values())
+        self._partition_ids = partition_ids
+        logger.debug(
+            "%s: open, %d link(s), max message size %d bytes",
+            context,
+            len(partition_ids),
+            self._max_message_size,
+        )
+
+    async def _open_partitions(self, partition_ids: Sequence[str], context: str) -> dict[str, int]:
+        """Create and open a link to each of *partition_ids*; return their maximum sizes."""
+        assert self._client is not None
+        client = self._client
+        partitions = {
             pid: _Partition(
                 create_partition_producer(client, pid),
                 anyio.Lock(),
@@ -279,6 +293,7 @@ class AzureConnection:
             )
             for pid in partition_ids
         }
+        self._partitions.update(partitions)
         sizes: dict[str, int] = {}
         errors: list[TransportError] = []
 
@@ -297,18 +312,27 @@ class AzureConnection:
                 task_group.cancel_scope.cancel()
 
         async with anyio.create_task_group() as task_group:
-            for pid, partition in self._partitions.items():
+            for pid, partition in partitions.items():
                 task_group.start_soon(open_one, pid, partition)
         if errors:
             raise errors[0]
-        self._max_message_size = min(sizes.values())
-        self._partition_ids = partition_ids
-        logger.debug(
-            "%s: open, %d link(s), max message size %d bytes",
-            context,
-            len(partition_ids),
-            self._max_message_size,
-        )
+        return sizes
+
+    async def refresh_partition_ids(self) -> Sequence[str]:
+        """Ask the service for the hub's partition ids; open a link to each new one (see
+        :class:`anyio_eventhubs.transport.PartitionRefreshingConnection`)."""
+        context = f"refreshing the partition ids of Event Hub {self._eventhub_name!r}"
+        with map_exceptions(context):
+            ids = tuple(
+                await self._bridge.run(read_partition_ids, self._client, self._management_clients)
+            )
+        new = [pid for pid in ids if pid not in self._partitions]
+        if new and not self._closed:
+            logger.info("%s: new partitions %s; opening a link to each", context, new)
+            await self._open_partitions(new, context)
+        if set(ids) >= set(self._partition_ids):
+            self._partition_ids = ids
+        return self._partition_ids
 
     async def _close(self, limit: float) -> None:
         """Close the partition producers, and the client if it is ours; shielded, bounded."""
