@@ -15,8 +15,11 @@ connect to it over a real socket with :meth:`EventHubsEmulator.connection_string
 It serves SASL, ``$cbs`` put-token (checking SAS tokens against its key),
 ``$management`` READ, sends to a hub or a partition (single messages and batches,
 routed like the service), idempotent producers (producer ids, per-partition sequence
-checks, a retried batch stored once), consumer receivers with selector filters, and
-faults armed through :attr:`EventHubsEmulator.faults`. Needs ``python-qpid-proton`` (the
+checks, a retried batch stored once), consumer receivers with selector filters, owner
+levels and the runtime metric, faults armed through :attr:`EventHubsEmulator.faults`,
+partitions added at runtime (:meth:`EventHubsEmulator.add_partitions`), and the
+service's rules for long-lived connections: tokens that expire, idle connections and
+links (timings shortened by options; ``docs/service-lifetime.md``). Needs ``python-qpid-proton`` (the
 ``emulator`` extra). Run it as a process with ``python -m anyio_eventhubs.testing.emulator``.
 """
 
