@@ -19,8 +19,9 @@ checks, a retried batch stored once), consumer receivers with selector filters, 
 levels and the runtime metric, faults armed through :attr:`EventHubsEmulator.faults`,
 partitions added at runtime (:meth:`EventHubsEmulator.add_partitions`), and the
 service's rules for long-lived connections: tokens that expire, idle connections and
-links (timings shortened by options; ``docs/service-lifetime.md``). Needs ``python-qpid-proton`` (the
-``emulator`` extra). Run it as a process with ``python -m anyio_eventhubs.testing.emulator``.
+links (timings shortened by options; ``docs/service-lifetime.md``). Needs
+``python-qpid-proton`` (the ``emulator`` extra). Run it as a process with
+``python -m anyio_eventhubs.testing.emulator``.
 """
 
 from __future__ import annotations
