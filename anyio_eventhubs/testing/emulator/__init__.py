@@ -47,6 +47,8 @@ from ._idempotent import PRODUCER_EPOCH as PRODUCER_EPOCH
 from ._idempotent import PRODUCER_EPOCH_STOLEN as PRODUCER_EPOCH_STOLEN
 from ._idempotent import PRODUCER_ID as PRODUCER_ID
 from ._idempotent import PRODUCER_SEQUENCE_NUMBER as PRODUCER_SEQUENCE_NUMBER
+from ._lifetime import SERVICE_RULES as SERVICE_RULES
+from ._lifetime import ServiceRules as ServiceRules
 
 __all__ = [
     "DETACH_FORCED",
@@ -62,10 +64,12 @@ __all__ = [
     "PRODUCER_SEQUENCE_NUMBER",
     "SAS_TOKEN",
     "SERVER_BUSY",
+    "SERVICE_RULES",
     "THROTTLED",
     "ConnectionInfo",
     "EventHubsEmulator",
     "FaultInjector",
+    "ServiceRules",
     "StoredEvent",
     "TransferFault",
     "black_hole_listener",
