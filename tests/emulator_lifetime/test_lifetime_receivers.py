@@ -17,6 +17,7 @@ from azure.eventhub._pyamqp.sasl import SASLPlainCredential
 from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
 RUNTIME_METRIC = "com.microsoft:enable-receiver-runtime-metric"
+EPOCH = "com.microsoft:epoch"
 
 
 class _Receiver:
@@ -104,7 +105,7 @@ def send(emulator: EventHubsEmulator) -> Iterator[Callable[..., None]]:
 # --- owner level -------------------------------------------------------------------------
 
 
-def test_a_higher_or_equal_owner_level_takes_the_partition(
+def test_a_higher_owner_level_takes_the_partition_from_azure_eventhubs_consumer(
     receiver: Callable[..., _Receiver], send: Callable[..., None]
 ) -> None:
     send("a")
@@ -114,43 +115,101 @@ def test_a_higher_or_equal_owner_level_takes_the_partition(
     assert [e.body_as_str() for e in second.wait_for_events(1)] == ["a"]
     text = first.wait_for_error("higher epoch of '2' is created")
     assert "current receiver 'nil' with epoch '1' is getting disconnected" in text
+    send("b")
+    assert [e.body_as_str() for e in second.wait_for_events(2)] == ["a", "b"]
     assert [e.body_as_str() for e in first.events] == ["a"]
-    third = receiver(owner_level=2)  # equal: the newest receiver wins
-    third.wait_for_events(1)
-    second.wait_for_error("with epoch '2' is getting disconnected")
-    send("b")
-    assert [e.body_as_str() for e in third.wait_for_events(2)] == ["a", "b"]
 
 
-def test_lower_and_missing_owner_levels_are_refused_and_the_owner_keeps_receiving(
-    receiver: Callable[..., _Receiver], send: Callable[..., None]
+class _Links:
+    """Receiver links on one pyamqp connection (no token needed): cheap owner-level probes."""
+
+    def __init__(self, emulator: EventHubsEmulator) -> None:
+        self.connection = Connection(
+            f"amqp://127.0.0.1:{emulator.port}",
+            sasl_credential=SASLPlainCredential("emulator", "any"),
+            use_tls=False,
+        )
+        self.connection.open()
+        self.session = self.connection.create_session()
+        self.session.begin()
+
+    def attach(
+        self, epoch: int | None = None, partition: str = "0", group: str = "$default"
+    ) -> Any:
+        link = self.session.create_receiver_link(
+            f"eh1/ConsumerGroups/{group}/Partitions/{partition}",
+            properties=None if epoch is None else {EPOCH: epoch},
+            on_transfer=lambda *args: None,
+        )
+        link.attach()
+        self.pump(lambda: link.state in (LinkState.ATTACHED, LinkState.ERROR))
+        return link
+
+    def pump(self, until: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 5
+        while not until() and time.monotonic() < deadline:
+            self.connection.listen(wait=0.01)
+        assert until()
+
+    def stolen(self, link: Any, text: str) -> None:
+        """Wait until the emulator detached ``link`` with ``amqp:link:stolen`` and ``text``."""
+        self.pump(lambda: link.state == LinkState.ERROR)
+        assert link._error.condition == b"amqp:link:stolen"
+        assert text in str(link._error.description)
+
+
+@pytest.fixture
+def links() -> Iterator[_Links]:
+    with EventHubsEmulator({"eh1": 2}, key=None, first_token_timeout=None) as emulator:
+        made = _Links(emulator)
+        try:
+            yield made
+        finally:
+            made.connection.close()
+
+
+def test_an_equal_owner_level_takes_the_partition_too(links: _Links) -> None:
+    first = links.attach(epoch=3)
+    second = links.attach(epoch=3)
+    links.stolen(
+        first, "higher epoch of '3' is created hence current receiver 'nil' with epoch '3'"
+    )
+    assert second.state == LinkState.ATTACHED
+
+
+def test_a_lower_owner_level_is_refused_and_the_owner_keeps_the_partition(links: _Links) -> None:
+    owner = links.attach(epoch=5)
+    lower = links.attach(epoch=4)
+    links.stolen(lower, "Receiver 'nil' with a higher epoch '5' already exists.")
+    assert "Receiver 'nil' with epoch 4 cannot be created" in str(lower._error.description)
+    assert owner.state == LinkState.ATTACHED
+
+
+def test_a_receiver_without_owner_level_is_refused_while_an_owner_exists(links: _Links) -> None:
+    owner = links.attach(epoch=0)
+    plain = links.attach()
+    links.stolen(plain, "created with epoch of '0', and so non-epoch receiver is not allowed")
+    assert owner.state == LinkState.ATTACHED
+
+
+def test_an_owner_disconnects_the_shared_receivers_of_its_partition_and_group_only(
+    links: _Links,
 ) -> None:
-    send("a")
-    owner = receiver(owner_level=5)
-    owner.wait_for_events(1)
-    lower, plain = receiver(owner_level=4), receiver()
-    lower.wait_for_error("with a higher epoch '5' already exists")
-    plain.wait_for_error("created with epoch of '5', and so non-epoch receiver is not allowed")
-    send("b")
-    assert [e.body_as_str() for e in owner.wait_for_events(2)] == ["a", "b"]
-    assert owner.errors == []
-    assert lower.events == plain.events == []
+    one, two = links.attach(), links.attach()  # without owner levels, receivers share
+    elsewhere, other_group = links.attach(partition="1"), links.attach(group="other")
+    assert {link.state for link in (one, two, elsewhere, other_group)} == {LinkState.ATTACHED}
+    owner = links.attach(epoch=7)
+    for link in (one, two):
+        links.stolen(link, "epoch of '7', and so non-epoch receiver is not allowed")
+    assert {link.state for link in (owner, elsewhere, other_group)} == {LinkState.ATTACHED}
 
 
-def test_an_owner_disconnects_the_shared_receivers_of_its_partition_only(
-    receiver: Callable[..., _Receiver], send: Callable[..., None]
-) -> None:
-    send("a")
-    send("z", partition_id="1")
-    one, two, elsewhere = receiver(), receiver(), receiver(partition_id="1")
-    for each in (one, two, elsewhere):  # without owner levels, receivers share a partition
-        each.wait_for_events(1)
-    receiver(owner_level=7).wait_for_events(1)
-    for each in (one, two):
-        each.wait_for_error("epoch of '7', and so non-epoch receiver is not allowed")
-    send("y", partition_id="1")
-    elsewhere.wait_for_events(2)
-    assert elsewhere.errors == []
+def test_a_closed_owner_leaves_the_partition_free(links: _Links) -> None:
+    owner = links.attach(epoch=9)
+    owner.detach(close=True)
+    links.pump(lambda: owner.state == LinkState.DETACHED)
+    assert links.attach().state == LinkState.ATTACHED  # no epoch: allowed again
+    assert links.attach(epoch=1).state == LinkState.ATTACHED  # a lower epoch too
 
 
 # --- the runtime metric ------------------------------------------------------------------
