@@ -70,6 +70,8 @@ class PublishSettings:
     target: str = "the Event Hub"
     #: ``--journal DIR``: journal accepted events, and resume the input where it stopped
     journal: JournalSettings | None = None
+    #: ``--idempotent``: the producer's ``enable_idempotent_retries``
+    idempotent: bool = False
 
 
 @dataclass
@@ -234,6 +236,7 @@ async def _publish(
         max_wait_time=settings.max_wait_time,
         max_queued_events=settings.max_queued_events,
         retry_options=retry_options,
+        enable_idempotent_retries=settings.idempotent,
     ) as producer:
         control.producer = producer
         outcome.connected = True

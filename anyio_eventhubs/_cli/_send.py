@@ -210,6 +210,13 @@ def _open_failed_out(path: str | None, file: BinaryIO) -> FailedOut | None:
     help="With --journal: survive a kill of the process (buffered, the default), or also a "
     "power loss but for the last second (interval), or entirely (always: slower).",
 )
+@click.option(
+    "--idempotent",
+    is_flag=True,
+    help="Ask the service to store a retried batch only once (idempotent publishing). With "
+    "--journal, a send run again after a kill re-sends the batch that was in flight under "
+    "its original numbers, so the service does not store it twice.",
+)
 @producer_options
 @backend_option
 @progress_option
@@ -226,6 +233,7 @@ def send(
     skip: int,
     journal: str | None,
     durability: Literal["buffered", "interval", "always"] | None,
+    idempotent: bool,
     max_wait_time: float,
     max_queued_events: int,
     max_retries: int,
@@ -277,6 +285,7 @@ def send(
         journal=None
         if journal is None
         else JournalSettings(journal, durability or "buffered", identify(file)),
+        idempotent=idempotent,
     )
     position = InputPosition(total_bytes=_input_size(file))
     sink = _open_failed_out(failed_out, file)
