@@ -35,6 +35,7 @@ from ._exceptions import ServerBusyError as ServerBusyError
 from ._exceptions import ThrottledError as ThrottledError
 from ._exceptions import TransportError as TransportError
 from ._journal_options import JournalOptions as JournalOptions
+from ._many import QueueManyProgress as QueueManyProgress
 from ._open import open_streaming_producer as open_streaming_producer
 from ._partitioning import partition_for_key as partition_for_key
 from ._producer import StreamingProducer as StreamingProducer
@@ -69,6 +70,7 @@ __all__ = [
     "PublishError",
     "PublishFailedEventArgs",
     "PublishSucceededEventArgs",
+    "QueueManyProgress",
     "RetryOptions",
     "ServerBusyError",
     "StreamingProducer",

@@ -7,7 +7,7 @@ key is hashed, so a key that can never fit costs no hashing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ._encoding import BATCH_ENVELOPE_SIZE
 from ._events import Event, QueuedEvent, encode_event
@@ -82,6 +82,27 @@ class Intake:
             cannot be encoded.
         :raises ~anyio_eventhubs.EventTooLargeError: if the event can never fit a batch.
         """
+        if partition_key is not None or partition_id is not None:
+            self.check_route(partition_id, partition_key)
+        item = QueuedEvent(event, self._encode(event, partition_key))
+        item.size += self._reserved  # room for the idempotent stamp, counted in the batch
+        if BATCH_ENVELOPE_SIZE + item.size > self._max_message_size:
+            raise EventTooLargeError(item.size, self._max_message_size)
+        if partition_key is not None:
+            partition_id = self._key_partitions.get(partition_key)
+            if partition_id is None:
+                partition_id = self._partition_of_key(partition_key)
+        elif partition_id is None:
+            partition_id = self._round_robin.next()
+        return partition_id, item
+
+    def check_route(self, partition_id: str | None, partition_key: str | None) -> None:
+        """Check a call's *partition_id* and *partition_key* (at most one, well formed).
+
+        :raises TypeError: if one has the wrong type.
+        :raises ValueError: if the partition does not exist, if both are given, or if the
+            key is empty or not valid Unicode.
+        """
         if partition_key is not None:
             if partition_id is not None:
                 raise ValueError(
@@ -102,17 +123,61 @@ class Intake:
                     ) from None
         elif partition_id is not None:
             self.check_partition_id(partition_id)
-        item = QueuedEvent(event, self._encode(event, partition_key))
-        item.size += self._reserved  # room for the idempotent stamp, counted in the batch
-        if BATCH_ENVELOPE_SIZE + item.size > self._max_message_size:
-            raise EventTooLargeError(item.size, self._max_message_size)
+
+    def _partition_of_key(self, partition_key: str) -> str:
+        """Hash *partition_key* (a cache miss) and remember where it goes."""
+        partition_id = partition_for_key(partition_key, self._partition_ids)
+        if len(self._key_partitions) >= _KEY_CACHE_SIZE:
+            self._key_partitions.clear()
+        self._key_partitions[partition_key] = partition_id
+        return partition_id
+
+    def prepare_many(
+        self, events: Sequence[Event], partition_id: str | None, partition_key: str | None
+    ) -> tuple[list[str], list[QueuedEvent]]:
+        """Validate and encode every event of *events*; return their partition ids and
+        queued forms, in order.
+
+        Nothing changes (not even the round-robin position) unless every event is valid.
+        The error of the first bad event is raised with a note naming its index.
+
+        :raises TypeError: if *events* is not a sequence, or as :meth:`prepare`.
+        :raises ValueError: as :meth:`prepare`.
+        :raises ~anyio_eventhubs.EventTooLargeError: as :meth:`prepare`.
+        """
+        if isinstance(events, (str, bytes, bytearray, memoryview)) or not isinstance(
+            events, Sequence
+        ):
+            raise TypeError(
+                "events must be a sequence (a list or a tuple) of events, got "
+                f"{type(events).__name__}"
+            )
+        if partition_key is not None or partition_id is not None:
+            self.check_route(partition_id, partition_key)
+        encode = self._encode
+        reserved = self._reserved
+        room = self._max_message_size - BATCH_ENVELOPE_SIZE
+        items: list[QueuedEvent] = []
+        append = items.append
+        index = 0
+        try:
+            for index, event in enumerate(events):  # noqa: B007 - the handler reads it
+                item = QueuedEvent(event, encode(event, partition_key))
+                item.size += reserved
+                if item.size > room:
+                    raise EventTooLargeError(item.size, self._max_message_size)
+                append(item)
+        except Exception as exc:
+            exc.add_note(
+                f"raised for events[{index}] of the {len(events)} given; none of them was accepted"
+            )
+            raise
+        count = len(items)
         if partition_key is not None:
             partition_id = self._key_partitions.get(partition_key)
             if partition_id is None:
-                partition_id = partition_for_key(partition_key, self._partition_ids)
-                if len(self._key_partitions) >= _KEY_CACHE_SIZE:
-                    self._key_partitions.clear()
-                self._key_partitions[partition_key] = partition_id
-        elif partition_id is None:
-            partition_id = self._round_robin.next()
-        return partition_id, item
+                partition_id = self._partition_of_key(partition_key)
+        if partition_id is not None:
+            return [partition_id] * count, items
+        next_id = self._round_robin.next
+        return [next_id() for _ in range(count)], items

@@ -19,6 +19,7 @@ from ._exceptions import ProducerClosedError
 from ._intake import Intake
 from ._journaling import ProducerJournal
 from ._loop import loop_functions
+from ._many import ManyEventsQueueing
 from ._options import ProducerOptions
 from ._partition import PartitionState
 from ._partition_set import PartitionSet, partition_factory
@@ -41,7 +42,7 @@ _CLOSE_REASON = "the producer closed before these events could be published"
 _YIELD_EVERY = 64
 
 
-class StreamingProducer:
+class StreamingProducer(ManyEventsQueueing):
     """Queues single events and publishes them in batches, per partition, in the background.
 
     Get one from :func:`~anyio_eventhubs.open_streaming_producer`; it is not constructed

@@ -28,6 +28,7 @@ EXPECTED_PUBLIC = {
     "PublishError",
     "PublishFailedEventArgs",
     "PublishSucceededEventArgs",
+    "QueueManyProgress",
     "RetryOptions",
     "ServerBusyError",
     "StreamingProducer",

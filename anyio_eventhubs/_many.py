@@ -1,0 +1,245 @@
+"""Queueing many events in one call: ``queue_many_for_send`` and its non-waiting form.
+
+The contract (docs/concepts/backpressure.md, "Queueing many events"):
+
+- Every event is validated and encoded before any is accepted: a bad event raises its
+  error (with a note naming its index) and the call accepted nothing.
+- Events are accepted in order, so what a call accepted is always a *prefix* of its
+  list. :class:`QueueManyProgress` says how long that prefix is, at any moment: after a
+  normal return (all of them), and after a cancellation or a close that interrupted the
+  call (exactly the events before ``accepted``). Each accepted event gets exactly one
+  outcome, like any other; the rest were not accepted and never will be.
+- The waiting form waits for room as ``queue_for_send`` does, one partition at a time,
+  in list order: it never skips ahead to a partition with room (that would break the
+  prefix). Cancellation is atomic for each event: it lands only between two events.
+
+Accepting costs one clock read and one cancellation check per call (not per event);
+the encoding is done in :meth:`~anyio_eventhubs._intake.Intake.prepare_many`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint
+
+from ._events import Event, QueuedEvent
+from ._exceptions import ProducerClosedError
+from ._partition import PartitionState
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from ._intake import Intake
+    from ._options import ProducerOptions
+
+__all__ = ["ManyEventsQueueing", "QueueManyProgress"]
+
+#: a long call lets other tasks run (and can be cancelled) once every this many events
+_YIELD_EVERY = 4096
+
+
+class QueueManyProgress:
+    """How many events of a ``queue_many_for_send`` call were accepted so far.
+
+    Pass one as ``progress=`` to :meth:`~anyio_eventhubs.StreamingProducer.queue_many_for_send`
+    when an interruption must not leave you guessing: the call accepts events in order,
+    so after it returns or raises, ``events[:progress.accepted]`` were accepted (each
+    will get its outcome) and ``events[progress.accepted:]`` were not::
+
+        progress = QueueManyProgress()
+        try:
+            await producer.queue_many_for_send(events, progress=progress)
+        finally:
+            not_accepted = events[progress.accepted:]
+
+    :ivar accepted: how many events, from the start of the list, were accepted.
+    """
+
+    __slots__ = ("accepted",)
+
+    def __init__(self) -> None:
+        self.accepted = 0
+
+    def __repr__(self) -> str:
+        return f"QueueManyProgress(accepted={self.accepted})"
+
+
+def _closed(producer: ManyEventsQueueing, accepted: int, total: int) -> ProducerClosedError:
+    return ProducerClosedError(
+        f"the producer {producer._identifier!r} closed after accepting {accepted} of the "
+        f"{total} events of this call; the rest were not accepted"
+    )
+
+
+def _prepare(
+    producer: ManyEventsQueueing,
+    events: Sequence[Event],
+    partition_id: str | None,
+    partition_key: str | None,
+) -> tuple[list[PartitionState], list[QueuedEvent]]:
+    if producer._closed:
+        raise ProducerClosedError(f"the producer {producer._identifier!r} is closed")
+    pids, items = producer._intake.prepare_many(events, partition_id, partition_key)
+    parts = producer._parts
+    if pids and (partition_id is not None or partition_key is not None):
+        return [parts[pids[0]]] * len(items), items  # one partition for all
+    return [parts[pid] for pid in pids], items
+
+
+def _accept(part: PartitionState, item: QueuedEvent, now: float) -> None:
+    part.accept(item, now)
+
+
+def _accept_while_room(
+    parts: list[PartitionState],
+    items: list[QueuedEvent],
+    start: int,
+    end: int,
+    limit: int,
+    now: float,
+) -> int:
+    """Accept ``items[start:end]`` in order while their partitions have room; return
+    where it stopped (*end*, or the first event whose partition is full)."""
+    index = start
+    while index < end:
+        part = parts[index]
+        ledger = part.ledger
+        room = limit - (ledger.accepted - ledger.resolved)
+        if room <= 0:
+            return index
+        # the run of events bound for this same partition, up to its room
+        stop = index + 1
+        while stop < end and stop - index < room and parts[stop] is part:
+            stop += 1
+        for item in items[index:stop]:
+            _accept(part, item, now)
+        index = stop
+    return index
+
+
+def try_queue_many(
+    producer: ManyEventsQueueing,
+    events: Sequence[Event],
+    partition_id: str | None,
+    partition_key: str | None,
+) -> int:
+    """The body of ``try_queue_many_for_send``: accept the longest prefix with room."""
+    parts, items = _prepare(producer, events, partition_id, partition_key)
+    if not items:
+        return 0
+    limit = producer._options.max_queued_events
+    total = len(items)
+    accepted = _accept_while_room(parts, items, 0, total, limit, producer._current_time())
+    if accepted < total:
+        part = parts[accepted]  # full: it is sent at once, as try_queue_for_send does
+        part.request_flush(part.ledger.accepted)
+    return accepted
+
+
+async def queue_many(
+    producer: ManyEventsQueueing,
+    events: Sequence[Event],
+    partition_id: str | None,
+    partition_key: str | None,
+    progress: QueueManyProgress | None,
+) -> None:
+    """The body of ``queue_many_for_send``: accept every event, waiting for room."""
+    if progress is None:
+        progress = QueueManyProgress()
+    else:
+        progress.accepted = 0
+    await producer._checkpoint_if_cancelled()
+    parts, items = _prepare(producer, events, partition_id, partition_key)
+    total = len(items)
+    limit = producer._options.max_queued_events
+    current_time = producer._current_time
+    accepted = 0
+    while True:
+        stop = min(total, accepted + _YIELD_EVERY)
+        accepted = _accept_while_room(parts, items, accepted, stop, limit, current_time())
+        progress.accepted = accepted
+        if accepted == total:
+            break
+        if accepted == stop:  # a long run: let other tasks run (cancellation lands here)
+            await checkpoint()
+        else:
+            part = parts[accepted]
+            # a full partition is sent at once rather than after max_wait_time
+            part.request_flush(part.ledger.accepted)
+            await part.wait_for_room()
+        if producer._closed:
+            raise _closed(producer, accepted, total)
+    # like queue_for_send's periodic yield: never a cancellation after accepting
+    await cancel_shielded_checkpoint()
+
+
+class ManyEventsQueueing:
+    """The producer's ``queue_many_for_send`` and ``try_queue_many_for_send``.
+
+    A base class of :class:`~anyio_eventhubs.StreamingProducer`, which sets the
+    attributes declared here.
+    """
+
+    _closed: bool
+    _identifier: str
+    _intake: Intake
+    _options: ProducerOptions
+    _parts: dict[str, PartitionState]
+    _current_time: Callable[[], float]
+    _checkpoint_if_cancelled: Callable[[], Awaitable[None]]
+
+    async def queue_many_for_send(
+        self,
+        events: Sequence[Event],
+        *,
+        partition_id: str | None = None,
+        partition_key: str | None = None,
+        progress: QueueManyProgress | None = None,
+    ) -> None:
+        """Accept every event of *events*, in order, waiting for room as needed.
+
+        Each event is routed as by ``queue_for_send``: all to *partition_id*, all to
+        *partition_key*'s partition, or each to the next in round robin. Every event is
+        validated and encoded first: if one is bad, its error is raised (with a note
+        naming its index) and no event was accepted.
+
+        Events are accepted in order, so the accepted ones are always a prefix of
+        *events*; *progress*, if given, holds its length. If the call is cancelled, or
+        the producer closes, partway, ``events[:progress.accepted]`` were accepted
+        (each gets its outcome) and the rest were not. Cancellation can land at the
+        start, while waiting for room, and once every 4096 events: always between two
+        events. Other tasks run at least once per call.
+
+        :param events: a sequence (list, tuple) of ``EventData``, ``bytes`` or ``str``.
+        :param progress: updated as events are accepted (reset to 0 first).
+        :raises TypeError: if *events* is not a sequence, or as ``queue_for_send``.
+        :raises ValueError: as ``queue_for_send``.
+        :raises ~anyio_eventhubs.EventTooLargeError: if an event can never fit a batch.
+        :raises ~anyio_eventhubs.ProducerClosedError: if the producer is closed, or closes
+            while the call waits (*progress* says how many were accepted before).
+        """
+        await queue_many(self, events, partition_id, partition_key, progress)
+
+    def try_queue_many_for_send(
+        self,
+        events: Sequence[Event],
+        *,
+        partition_id: str | None = None,
+        partition_key: str | None = None,
+    ) -> int:
+        """Accept the longest prefix of *events* that has room now; never waits.
+
+        Routing and validation are as for ``queue_many_for_send``: a bad event
+        raises and nothing is accepted. Acceptance stops at the first event whose
+        partition holds ``max_queued_events`` events without an outcome (that partition
+        is then sent at once).
+
+        :returns: how many events were accepted: ``events[:n]`` were, the rest were not.
+        :raises TypeError: if *events* is not a sequence, or as ``queue_for_send``.
+        :raises ValueError: as ``queue_for_send``.
+        :raises ~anyio_eventhubs.EventTooLargeError: if an event can never fit a batch.
+        :raises ~anyio_eventhubs.ProducerClosedError: if the producer is closed.
+        """
+        return try_queue_many(self, events, partition_id, partition_key)
