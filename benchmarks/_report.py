@@ -7,117 +7,9 @@ import math
 import os
 from typing import Any
 
+from _targets import compute_targets
+
 __all__ = ["compute_targets", "plot", "render", "write_json", "write_markdown"]
-
-# --- targets --------------------------------------------------------------------------
-
-
-def _find_group(results: dict[str, Any], scenario: str, **config: Any) -> dict[str, Any] | None:
-    groups: list[dict[str, Any]] = results.get("scenarios", {}).get(scenario, {}).get("groups", [])
-    for group in groups:
-        if all(group["config"].get(k) == v for k, v in config.items()):
-            return group
-    return None
-
-
-def _eps(group: dict[str, Any], cid: str) -> float:
-    return float(group["results"][cid]["events_per_s"]["median"])
-
-
-def compute_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets from this run's own ratios: ``met`` is True, False or None
-    (scenario not run)."""
-    targets: list[dict[str, Any]] = []
-
-    def add(name: str, value: float | None, op: str, threshold: float, basis: str) -> None:
-        met = None if value is None else (value >= threshold if op == ">=" else value <= threshold)
-        targets.append(
-            {
-                "target": name,
-                "value": value,
-                "op": op,
-                "threshold": threshold,
-                "met": met,
-                "basis": basis,
-            }
-        )
-
-    basis = "throughput, 100 B, 4 partitions, round robin, setup included"
-    group = _find_group(results, "throughput", size=100, partitions=4, routing="round_robin")
-    ratios: dict[str, float | None] = dict.fromkeys(
-        (
-            "bytes/azure",
-            "eventdata/azure",
-            "eventdata/raw",
-            "trio/asyncio bytes",
-            "trio/asyncio eventdata",
-        ),
-        None,
-    )
-    if group is not None:
-        azure = _eps(group, "azure-buffered-aio")
-        ratios["bytes/azure"] = _eps(group, "aeh-asyncio-bytes") / azure
-        ratios["eventdata/azure"] = _eps(group, "aeh-asyncio-eventdata") / azure
-        ratios["eventdata/raw"] = _eps(group, "aeh-asyncio-eventdata") / _eps(
-            group, "raw-send-batch-setup"
-        )
-        ratios["trio/asyncio bytes"] = _eps(group, "aeh-trio-bytes") / _eps(
-            group, "aeh-asyncio-bytes"
-        )
-        ratios["trio/asyncio eventdata"] = _eps(group, "aeh-trio-eventdata") / _eps(
-            group, "aeh-asyncio-eventdata"
-        )
-    add(
-        "bytes to queue_for_send vs azure aio buffered_mode (EventData)",
-        ratios["bytes/azure"],
-        ">=",
-        3.0,
-        basis,
-    )
-    add(
-        "EventData to queue_for_send vs azure aio buffered_mode",
-        ratios["eventdata/azure"],
-        ">=",
-        1.5,
-        basis,
-    )
-    add(
-        "EventData to queue_for_send vs raw pre-batched send_batch (setup incl.)",
-        ratios["eventdata/raw"],
-        ">=",
-        0.9,
-        basis,
-    )
-    add("Trio vs asyncio (bytes)", ratios["trio/asyncio bytes"], ">=", 0.85, basis)
-    add("Trio vs asyncio (EventData)", ratios["trio/asyncio eventdata"], ">=", 0.85, basis)
-
-    overhead = _find_group(results, "overhead")
-    value = None
-    if overhead is not None:
-        value = overhead["results"]["producer-asyncio-eventdata"]["time_vs_batch_loop"]
-    add(
-        "producer time / bare batch-building loop (in-memory hub, EventData, asyncio)",
-        value,
-        "<=",
-        1.3,
-        "overhead, 100 B, 4 partitions",
-    )
-
-    latency = results.get("scenarios", {}).get("latency")
-    waits = [g["config"]["max_wait_time"] for g in latency["groups"]] if latency else [0.05, 0.5]
-    for wait in waits:
-        group = _find_group(results, "latency", max_wait_time=wait)
-        for cid in ("aeh-asyncio", "aeh-trio"):
-            p99 = None if group is None else group["results"][cid]["p99_s"]["median"]
-            add(
-                f"p99 latency, max_wait_time {wait} s, {cid} (s)",
-                p99,
-                "<=",
-                round(wait + 0.010, 3),
-                "latency, 1,000 events/s",
-            )
-    return targets
-
 
 # --- tables ---------------------------------------------------------------------------
 
@@ -170,9 +62,14 @@ def _scenario_tables(
                 "x raw(setup)",
                 "x raw(warm)",
                 "peak RSS MB",
+                "MB/s",
+                "CPU us/ev",
+                "emulator us/ev",
             ]
             for cid, r in res.items():
                 after = r.get("events_per_s_after_setup")
+                mbs, cpu = r.get("mb_per_s"), r.get("cpu_us_per_event")
+                emulator = r.get("emulator_cpu_us_per_event")
                 rows.append(
                     [
                         cid,
@@ -183,6 +80,9 @@ def _scenario_tables(
                         _num(r.get("ratio_to_raw-send-batch-setup"), ".2f"),
                         _num(r.get("ratio_to_raw-send-batch-warm"), ".2f"),
                         _num(r["peak_rss_mb"]["median"], ".0f"),
+                        _num(mbs["median"], ".1f") if mbs else "-",
+                        _num(cpu["median"], ".2f") if cpu else "-",
+                        _num(emulator["median"], ".2f") if emulator else "-",
                     ]
                 )
         elif name == "latency":

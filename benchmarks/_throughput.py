@@ -7,10 +7,15 @@ ceiling measured in the same run: azure-eventhub's asyncio ``send_batch`` with e
 batch built before the first send (building is timed; the send phase alone is in the
 JSON as ``send_s``), ``raw-send-batch-setup`` with client setup included,
 ``raw-send-batch-warm`` with every partition's link opened before the clock starts.
+
+Each run also reports MB/s of payload, and CPU per event: the contender's process (its
+whole life, setup included) and the emulator's (read from ``/proc`` around the run, so
+only meaningful with one run at a time: the full mode).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from _runner import Config, for_each_run, measure, summarize
@@ -28,11 +33,23 @@ CONTENDERS: dict[str, dict[str, Any]] = {
     "aeh-asyncio-eventdata": {"kind": "aeh-asyncio", "payload": "eventdata"},
     "aeh-trio-bytes": {"kind": "aeh-trio", "payload": "bytes"},
     "aeh-trio-eventdata": {"kind": "aeh-trio", "payload": "eventdata"},
+    "aeh-asyncio-bytes-many": {"kind": "aeh-many-asyncio", "payload": "bytes"},
+    "aeh-trio-bytes-many": {"kind": "aeh-many-trio", "payload": "bytes"},
     "azure-buffered-aio": {"kind": "azure-buffered-aio"},
     "azure-buffered-sync": {"kind": "azure-buffered-sync"},
     "raw-send-batch-setup": {"kind": "raw-send-batch", "warm": False},
     "raw-send-batch-warm": {"kind": "raw-send-batch", "warm": True},
 }
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process *pid* so far, or ``None`` off Linux."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def describe_group(size: int, partitions: int, routing: str, n: int) -> str:
@@ -53,8 +70,19 @@ def run_group(
     def one_run(rep: int, cid: str, extra: dict[str, Any]) -> dict[str, Any]:
         spec = {**base, **extra}
         warmup = spec["partitions"] if spec.get("warm") else 0
+        pid = emulator.pid
+        emulator_cpu = _cpu_seconds(pid)
         result = measure(emulator, spec, timeout=config.child_timeout, warmup_events=warmup)
+        if emulator.pid != pid:  # restarted before the run: all of the new one's CPU
+            emulator_cpu = 0.0
+        emulator_after = _cpu_seconds(emulator.pid)
         result["events_per_s"] = base["n"] / result["elapsed"]
+        result["mb_per_s"] = base["n"] * base["size"] / result["elapsed"] / 1e6
+        if "cpu_s" in result:
+            result["cpu_us_per_event"] = result["cpu_s"] / base["n"] * 1e6
+        if emulator_cpu is not None and emulator_after is not None:
+            spent = emulator_after - emulator_cpu
+            result["emulator_cpu_us_per_event"] = spent / base["n"] * 1e6
         setup = result.get("setup")
         if setup is not None and result["elapsed"] > setup:
             result["events_per_s_after_setup"] = base["n"] / (result["elapsed"] - setup)
@@ -74,6 +102,9 @@ def run_group(
             "events_per_s_after_setup": summarize(after) if after else None,
             "setup_s": summarize(setups) if setups else None,
             "peak_rss_mb": summarize([r["peak_rss"] / 2**20 for r in runs]),
+            "mb_per_s": summarize([r["mb_per_s"] for r in runs]),
+            "cpu_us_per_event": _median_of(runs, "cpu_us_per_event"),
+            "emulator_cpu_us_per_event": _median_of(runs, "emulator_cpu_us_per_event"),
             "samples": [
                 {k: v for k, v in r.items() if k not in ("rss_samples", "latencies")} for r in runs
             ],
@@ -84,6 +115,11 @@ def run_group(
             for entry in results.values():
                 entry[f"ratio_to_{ceiling}"] = entry["events_per_s"]["median"] / base_eps
     return results
+
+
+def _median_of(runs: list[dict[str, Any]], key: str) -> dict[str, float] | None:
+    values = [r[key] for r in runs if key in r]
+    return summarize(values) if values else None
 
 
 def run(emulator: Any, config: Config, *, log: Any = print) -> dict[str, Any]:

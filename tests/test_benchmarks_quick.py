@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 THROUGHPUT = {
     "aeh-asyncio-bytes",
+    "aeh-asyncio-bytes-many",
     "aeh-asyncio-eventdata",
     "aeh-trio-bytes",
+    "aeh-trio-bytes-many",
     "aeh-trio-eventdata",
     "azure-buffered-aio",
     "azure-buffered-sync",
