@@ -81,9 +81,21 @@ class PartitionQueue:
         pending.append(event)
 
     def extend(self, events: Iterable[QueuedEvent], now: float) -> None:
-        """Append several events that arrived at *now*."""
+        """Append several events that arrived at *now* (as many :meth:`add` calls)."""
+        pending = self._pending
+        events = list(events)
+        growing = self._head_count == len(pending)
+        count, size, limit = self._head_count, self._head_size, self.max_batch_size
         for event in events:
-            self.add(event, now)
+            event.arrived = now
+            if growing:
+                if size + event.size <= limit:
+                    count += 1
+                    size += event.size
+                else:
+                    growing = False
+        self._head_count, self._head_size = count, size
+        pending.extend(events)
 
     def seal_at(self, end_seq: int) -> None:
         """Make the batch that will hold the event numbered ``end_seq - 1`` end with it
@@ -175,6 +187,12 @@ class OutcomeLedger:
         """Number a newly accepted event."""
         seq = self.accepted
         self.accepted = seq + 1
+        return seq
+
+    def accept_many(self, count: int) -> int:
+        """Number *count* newly accepted events; return the first one's number."""
+        seq = self.accepted
+        self.accepted = seq + count
         return seq
 
     def resolve(self, first_seq: int, end_seq: int) -> None:

@@ -134,9 +134,13 @@ class Intake:
 
     def prepare_many(
         self, events: Sequence[Event], partition_id: str | None, partition_key: str | None
-    ) -> tuple[list[str], list[QueuedEvent]]:
-        """Validate and encode every event of *events*; return their partition ids and
-        queued forms, in order.
+    ) -> tuple[tuple[str, ...], list[QueuedEvent]]:
+        """Validate and encode every event of *events*; return their route and queued
+        forms, in order.
+
+        The route is the partition ids in turn: ``events[i]`` goes to
+        ``route[i % len(route)]`` (one id for a key or an explicit id; every id, from the
+        round robin's next, otherwise).
 
         Nothing changes (not even the round-robin position) unless every event is valid.
         The error of the first bad event is raised with a note naming its index.
@@ -172,12 +176,10 @@ class Intake:
                 f"raised for events[{index}] of the {len(events)} given; none of them was accepted"
             )
             raise
-        count = len(items)
         if partition_key is not None:
             partition_id = self._key_partitions.get(partition_key)
             if partition_id is None:
                 partition_id = self._partition_of_key(partition_key)
         if partition_id is not None:
-            return [partition_id] * count, items
-        next_id = self._round_robin.next
-        return [next_id() for _ in range(count)], items
+            return (partition_id,), items
+        return self._round_robin.take(len(items)), items

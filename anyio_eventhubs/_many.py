@@ -78,22 +78,16 @@ def _prepare(
     events: Sequence[Event],
     partition_id: str | None,
     partition_key: str | None,
-) -> tuple[list[PartitionState], list[QueuedEvent]]:
+) -> tuple[tuple[PartitionState, ...], list[QueuedEvent]]:
     if producer._closed:
         raise ProducerClosedError(f"the producer {producer._identifier!r} is closed")
-    pids, items = producer._intake.prepare_many(events, partition_id, partition_key)
+    route, items = producer._intake.prepare_many(events, partition_id, partition_key)
     parts = producer._parts
-    if pids and (partition_id is not None or partition_key is not None):
-        return [parts[pids[0]]] * len(items), items  # one partition for all
-    return [parts[pid] for pid in pids], items
-
-
-def _accept(part: PartitionState, item: QueuedEvent, now: float) -> None:
-    part.accept(item, now)
+    return tuple(parts[pid] for pid in route), items
 
 
 def _accept_while_room(
-    parts: list[PartitionState],
+    route: tuple[PartitionState, ...],
     items: list[QueuedEvent],
     start: int,
     end: int,
@@ -101,22 +95,28 @@ def _accept_while_room(
     now: float,
 ) -> int:
     """Accept ``items[start:end]`` in order while their partitions have room; return
-    where it stopped (*end*, or the first event whose partition is full)."""
-    index = start
-    while index < end:
-        part = parts[index]
+    where it stopped (*end*, or the first event whose partition is full).
+
+    ``items[i]`` goes to ``route[i % len(route)]``, so each partition's share is a
+    slice with a step, and where each runs out of room is arithmetic: no loop over
+    events here.
+    """
+    k = len(route)
+    stop = end
+    for offset, part in enumerate(route):
+        first = start + (offset - start) % k  # the first index >= start for this partition
         ledger = part.ledger
         room = limit - (ledger.accepted - ledger.resolved)
-        if room <= 0:
-            return index
-        # the run of events bound for this same partition, up to its room
-        stop = index + 1
-        while stop < end and stop - index < room and parts[stop] is part:
-            stop += 1
-        for item in items[index:stop]:
-            _accept(part, item, now)
-        index = stop
-    return index
+        stop = min(stop, first + max(room, 0) * k)
+    for offset, part in enumerate(route):
+        first = start + (offset - start) % k
+        if first < stop:
+            _accept(part, items[first:stop:k], now)
+    return stop
+
+
+def _accept(part: PartitionState, items: list[QueuedEvent], now: float) -> None:
+    part.accept_many(items, now)
 
 
 def try_queue_many(
@@ -126,14 +126,15 @@ def try_queue_many(
     partition_key: str | None,
 ) -> int:
     """The body of ``try_queue_many_for_send``: accept the longest prefix with room."""
-    parts, items = _prepare(producer, events, partition_id, partition_key)
+    route, items = _prepare(producer, events, partition_id, partition_key)
     if not items:
         return 0
     limit = producer._options.max_queued_events
     total = len(items)
-    accepted = _accept_while_room(parts, items, 0, total, limit, producer._current_time())
+    accepted = _accept_while_room(route, items, 0, total, limit, producer._current_time())
     if accepted < total:
-        part = parts[accepted]  # full: it is sent at once, as try_queue_for_send does
+        # the full partition is sent at once, as try_queue_for_send does
+        part = route[accepted % len(route)]
         part.request_flush(part.ledger.accepted)
     return accepted
 
@@ -151,21 +152,21 @@ async def queue_many(
     else:
         progress.accepted = 0
     await producer._checkpoint_if_cancelled()
-    parts, items = _prepare(producer, events, partition_id, partition_key)
+    route, items = _prepare(producer, events, partition_id, partition_key)
     total = len(items)
     limit = producer._options.max_queued_events
     current_time = producer._current_time
     accepted = 0
     while True:
         stop = min(total, accepted + _YIELD_EVERY)
-        accepted = _accept_while_room(parts, items, accepted, stop, limit, current_time())
+        accepted = _accept_while_room(route, items, accepted, stop, limit, current_time())
         progress.accepted = accepted
         if accepted == total:
             break
         if accepted == stop:  # a long run: let other tasks run (cancellation lands here)
             await checkpoint()
         else:
-            part = parts[accepted]
+            part = route[accepted % len(route)]
             # a full partition is sent at once rather than after max_wait_time
             part.request_flush(part.ledger.accepted)
             await part.wait_for_room()

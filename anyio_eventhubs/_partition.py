@@ -115,6 +115,18 @@ class PartitionState:
         if self.wakeup is not None and (len(queue) == 1 or queue.is_full):
             self.wake_batcher()
 
+    def accept_many(self, events: list[QueuedEvent], now: float) -> None:
+        """Number and queue *events*, in order, as many :meth:`accept` calls would."""
+        seq = self.ledger.accept_many(len(events))
+        for event in events:
+            event.seq = seq
+            seq += 1
+        queue = self.queue
+        was_empty = not queue
+        queue.extend(events, now)
+        if self.wakeup is not None and (was_empty or queue.is_full):
+            self.wake_batcher()
+
     def wake_batcher(self) -> None:
         if self.wakeup is not None:
             self.wakeup.set()

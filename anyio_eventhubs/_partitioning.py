@@ -121,3 +121,10 @@ class RoundRobin:
         pid = self._ids[self._next]
         self._next = (self._next + 1) % len(self._ids)
         return pid
+
+    def take(self, count: int) -> tuple[str, ...]:
+        """Hand out *count* ids at once: return every id in turn, starting with the next
+        one (the *i*-th of the *count* goes to ``ids[i % len(ids)]``)."""
+        ids, start = self._ids, self._next
+        self._next = (start + count) % len(ids)
+        return ids[start:] + ids[:start]

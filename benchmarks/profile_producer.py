@@ -3,11 +3,13 @@
 ::
 
     python benchmarks/profile_producer.py [--hub memory|emulator] [--backend asyncio|trio]
-        [--payload bytes|eventdata] [-n 50000] [--size 100] [--partitions 4] [--html FILE]
+        [--payload bytes|eventdata|bytes-many] [-n 50000] [--size 100] [--partitions 4]
+        [--html FILE]
 
 Runs the throughput workload of ``_contenders`` (or the in-memory one of ``_overhead``)
 in this process under ``pyinstrument`` and prints the call tree, to see where the time
-per event goes. Needs ``pip install pyinstrument``.
+per event goes. ``bytes-many`` is the ``queue_many_for_send`` contender of ``_many``
+(emulator only). Needs ``pip install pyinstrument``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hub", choices=["memory", "emulator"], default="memory")
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
-    parser.add_argument("--payload", choices=["bytes", "eventdata"], default="bytes")
+    parser.add_argument("--payload", choices=["bytes", "eventdata", "bytes-many"], default="bytes")
     parser.add_argument("-n", type=int, default=50_000)
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--partitions", type=int, default=4)
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         print("pip install pyinstrument", file=sys.stderr)
         return 2
     import _contenders
+    import _many
     import _overhead
 
     spec: dict[str, Any] = {
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         "payload": args.payload,
     }
     profiler = Profiler(interval=args.interval, async_mode="disabled")
+    if args.payload == "bytes-many" and args.hub == "memory":
+        parser.error("--payload bytes-many runs against the emulator only (--hub emulator)")
     if args.hub == "memory":
         run = {"asyncio": _overhead.producer_asyncio, "trio": _overhead.producer_trio}
         started = time.perf_counter()
@@ -56,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run[args.backend](spec)
     else:
         run = {"asyncio": _contenders.aeh_asyncio, "trio": _contenders.aeh_trio}
+        if args.payload == "bytes-many":
+            run = {"asyncio": _many.aeh_many_asyncio, "trio": _many.aeh_many_trio}
         with EmulatorProcess() as emulator:
             hub, spec["conn"] = emulator.new_hub(args.partitions)
             started = time.perf_counter()

@@ -1,0 +1,88 @@
+"""The pure parts under queue_many_for_send: a bulk append equals one append per event,
+the round robin hands out turns in bulk, and the prefix with room is computed right."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anyio_eventhubs._batching import PartitionQueue
+from anyio_eventhubs._encoding import encode_body
+from anyio_eventhubs._events import QueuedEvent
+from anyio_eventhubs._many import _accept_while_room
+from anyio_eventhubs._partition import PartitionState
+from anyio_eventhubs._partitioning import RoundRobin
+
+
+def _events(sizes: list[int]) -> list[QueuedEvent]:
+    return [QueuedEvent(b"x" * n, encode_body(b"x" * n), i) for i, n in enumerate(sizes)]
+
+
+def _cuts(queue: PartitionQueue) -> list[list[int]]:
+    cuts = []
+    while queue:
+        cuts.append([len(e.encoded) for e in queue.take().events])
+    return cuts
+
+
+@given(
+    before=st.lists(st.integers(0, 300), max_size=8),
+    added=st.lists(st.integers(0, 300), max_size=30),
+    max_batch=st.integers(320, 1200),
+)
+def test_extend_cuts_the_same_batches_as_one_add_per_event(
+    before: list[int], added: list[int], max_batch: int
+) -> None:
+    one, bulk = PartitionQueue(max_batch, 1.0), PartitionQueue(max_batch, 1.0)
+    for queue in (one, bulk):
+        for event in _events(before):
+            queue.add(event, 0.0)
+    for event in _events(added):
+        one.add(event, 2.0)
+    bulk.extend(_events(added), 2.0)
+    assert (len(one), one.is_full, one.deadline()) == (len(bulk), bulk.is_full, bulk.deadline())
+    assert _cuts(one) == _cuts(bulk)
+
+
+@given(start=st.integers(0, 6), counts=st.lists(st.integers(0, 9), max_size=5))
+def test_round_robin_take_matches_next_and_moves_on_by_the_count(
+    start: int, counts: list[int]
+) -> None:
+    ids = ("0", "1", "2", "3", "4")
+    one, bulk = RoundRobin(ids), RoundRobin(ids)
+    for _ in range(start):
+        one.next()
+        bulk.next()
+    for count in counts:
+        route = bulk.take(count)
+        assert [route[i % len(ids)] for i in range(count)] == [one.next() for _ in range(count)]
+    assert bulk.next() == one.next()
+
+
+@given(
+    outstanding=st.lists(st.integers(0, 4), min_size=1, max_size=4),
+    start=st.integers(0, 5),
+    count=st.integers(0, 20),
+)
+def test_the_accepted_prefix_stops_at_the_first_event_whose_partition_is_full(
+    outstanding: list[int], start: int, count: int
+) -> None:
+    limit = 4
+    route = tuple(PartitionState(str(i), 1 << 20, None, 1) for i in range(len(outstanding)))
+    for part, n in zip(route, outstanding, strict=True):
+        part.accept_many(_events([1] * n), 0.0)
+    end = start + count
+    items = _events([1] * end)
+    # the oracle: one event at a time, stop at the first one without room
+    room = [limit - n for n in outstanding]
+    expected = start
+    while expected < end and room[expected % len(route)] > 0:
+        room[expected % len(route)] -= 1
+        expected += 1
+    assert _accept_while_room(route, items, start, end, limit, 0.0) == expected
+    for offset, part in enumerate(route):
+        mine = [i for i in range(start, expected) if i % len(route) == offset]
+        assert part.ledger.accepted == outstanding[offset] + len(mine)
+        queued = part.drop_pending()[outstanding[offset] :]
+        assert [id(e) for e in queued] == [id(items[i]) for i in mine]
+        assert [e.seq for e in queued] == list(range(outstanding[offset], part.ledger.accepted))
