@@ -10,6 +10,8 @@ Both sides start from the same ``bytes`` payloads, generated before the clock st
 - ``producer-<backend>-eventdata``: the same with ``queue_for_send(EventData(payload))``:
   exactly the batch loop's per-event work plus the producer's machinery. Its time over
   the loop's is the overhead the target bounds (``<= 1.3``).
+- ``producer-<backend>-bytes-many``: the ``bytes`` payloads handed over in lists of 1024
+  with ``queue_many_for_send``.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ async def _producer(spec: dict[str, Any]) -> dict[str, Any]:
         if spec["payload"] == "eventdata":
             for p in payloads:
                 await queue(EventData(p))
+        elif spec["payload"] == "bytes-many":
+            for i in range(0, len(payloads), 1024):
+                await producer.queue_many_for_send(payloads[i : i + 1024])
         else:
             for p in payloads:
                 await queue(p)
@@ -103,6 +108,8 @@ CONTENDERS: dict[str, dict[str, Any]] = {
     "producer-asyncio-eventdata": {"kind": "producer-asyncio", "payload": "eventdata"},
     "producer-trio-bytes": {"kind": "producer-trio", "payload": "bytes"},
     "producer-trio-eventdata": {"kind": "producer-trio", "payload": "eventdata"},
+    "producer-asyncio-bytes-many": {"kind": "producer-asyncio", "payload": "bytes-many"},
+    "producer-trio-bytes-many": {"kind": "producer-trio", "payload": "bytes-many"},
 }
 
 

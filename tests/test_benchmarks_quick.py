@@ -40,6 +40,8 @@ EXPECTED_CONTENDERS = {
         "producer-asyncio-eventdata",
         "producer-trio-bytes",
         "producer-trio-eventdata",
+        "producer-asyncio-bytes-many",
+        "producer-trio-bytes-many",
     },
     "memory": QUEUEING,
     "scaling": {
