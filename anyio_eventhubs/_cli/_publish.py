@@ -17,23 +17,21 @@ the line number is also written to the journal's directory after each accepted l
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, AsyncIterable
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
 import click
 
-from .._exceptions import EventTooLargeError
 from .._journal_options import JournalOptions
 from .._open import open_streaming_producer
 from .._producer import StreamingProducer
 from .._retry import RetryOptions
-from ._outcomes import ENVELOPE_PREFIX, Counters, FailedOut, Line, plural, unwrap
+from ._outcomes import Counters, FailedOut, plural
 from ._position import JournalSettings, PositionFile, where_to_resume
 from ._progress import InputPosition, ProgressView, Sampler, refresh_forever
+from ._queueing import partition_key_of, queue_all
 from ._signals import exit_status_for
 
 __all__ = [
@@ -45,8 +43,6 @@ __all__ = [
     "publish_lines",
 ]
 
-#: invalid lines reported one by one; after that they are only counted
-_SHOWN_INVALID = 5
 
 #: exit statuses (besides 0, 2 for click's usage errors, and 128 + a signal's number)
 EXIT_NOT_PUBLISHED = 1
@@ -105,30 +101,6 @@ class Outcome:
         if c.unknown:
             return EXIT_UNKNOWN
         return EXIT_NOT_PUBLISHED if c.failed or c.invalid else 0
-
-
-def partition_key_of(line: bytes, name: str) -> str:
-    """The partition key in field *name* of *line*, a JSON object.
-
-    Strings are used as they are, numbers as their JSON text.
-
-    :raises ValueError: if *line* is not a JSON object with such a field, or the value is
-        empty or not a string or number.
-    """
-    try:
-        document = json.loads(line)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise ValueError(f"not JSON ({exc})") from None
-    if not isinstance(document, dict):
-        raise ValueError(f"not a JSON object, so no field {name!r}")
-    if name not in document:
-        raise ValueError(f"no field {name!r}")
-    value = document[name]
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return json.dumps(value)
-    raise ValueError(f"field {name!r} is {json.dumps(value)}, not a non-empty string or number")
 
 
 class _Control:
@@ -284,7 +256,7 @@ async def _read_and_flush(
 ) -> None:
     control.phase = "reading"
     with control.read_scope:
-        await _queue_all(producer, batches, settings, outcome, control.view, skip, positions)
+        await queue_all(producer, batches, settings, outcome, control.view, skip, positions)
     control.phase = "flushing"
     if control.read_scope.cancel_called:
         queued = producer.total_queued_event_count
@@ -300,66 +272,3 @@ async def _read_and_flush(
     await producer.flush()
     if positions is not None:  # every line has an outcome: the next run starts afresh
         positions.finish()
-
-
-async def _queue_all(
-    producer: StreamingProducer,
-    batches: AsyncGenerator[list[bytes], None],
-    settings: PublishSettings,
-    outcome: Outcome,
-    view: ProgressView,
-    skip: int,
-    positions: PositionFile | None,
-) -> None:
-    counters, position = outcome.counters, outcome.position
-    key_field = settings.partition_key_field
-    partition_id = settings.partition_id
-    # the line's number goes to the journal's directory once the event is in the journal
-    record = positions.record if positions is not None else None
-    tracking = counters.failed_out is not None
-
-    def invalid(number: int, line: bytes, reason: str) -> None:
-        counters.on_invalid(number, line, reason)
-        if counters.invalid <= _SHOWN_INVALID:
-            view.message(f"line {number}: {reason}; skipped")
-        if counters.invalid == _SHOWN_INVALID:
-            view.message("further invalid lines are counted, not shown")
-
-    async with aclosing(batches):
-        async for lines in batches:
-            for raw in lines:
-                number = position.lines + 1
-                if number > skip and raw.strip():
-                    data = raw
-                    key = None
-                    try:
-                        if raw.startswith(ENVELOPE_PREFIX):
-                            data = unwrap(raw)
-                        if key_field is not None:
-                            key = partition_key_of(data, key_field)
-                    except ValueError as exc:
-                        invalid(number, data, str(exc))
-                    else:
-                        event: bytes = Line(data) if tracking else data
-                        if tracking:
-                            counters.track(event, number)
-                        try:
-                            await producer.queue_for_send(
-                                event, partition_id=partition_id, partition_key=key
-                            )
-                        except EventTooLargeError as exc:
-                            counters.untrack(event)
-                            invalid(number, data, str(exc))
-                        except BaseException:
-                            counters.untrack(event)
-                            raise
-                        else:
-                            counters.queued += 1
-                            if record is not None:
-                                record(number)
-                position.lines = number
-                position.bytes_read += len(raw) + 1
-            if record is not None and position.lines > skip:  # empty or invalid lines too
-                record(position.lines)
-    if position.total_bytes is not None:  # the whole file: CRLF endings counted too
-        position.bytes_read = position.total_bytes

@@ -361,3 +361,35 @@ def test_the_summary_of_an_interrupted_connect_says_nothing_was_sent() -> None:
     outcome = Outcome(interrupted_by=signal.SIGINT)
     assert summary(outcome) == ["interrupted (SIGINT) while connecting: nothing was sent"]
     assert outcome.exit_code == 130
+
+
+async def test_ctrl_c_while_a_batch_of_lines_waits_for_room_resumes_after_the_last_queued() -> None:
+    send_interrupt, interrupts = anyio.create_memory_object_stream[int](4)
+    hub = InMemoryEventHub(1)
+    hub.hold_sends()
+
+    async def ctrl_c_once_the_partition_is_full() -> None:
+        await hub.wait_sends_in_flight(1)
+        await anyio.wait_all_tasks_blocked()  # the batch of lines waits for room
+        await send_interrupt.send(signal.SIGINT)
+        await anyio.wait_all_tasks_blocked()
+        hub.release_sends()
+
+    view = RecordingView()
+    settings = PublishSettings(max_wait_time=None, max_queued_events=2)
+    with send_interrupt, interrupts:
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(ctrl_c_once_the_partition_is_full)
+            outcome = await publish_lines(
+                _lines([b"", b"a", b"b", b"c", b"d"]),
+                {"transport": hub},
+                settings,
+                view,
+                interrupts,
+            )
+    assert outcome.interrupted
+    # lines 2 and 3 were queued (and published); --skip 3 resumes with "c"
+    assert (outcome.counters.queued, outcome.counters.published) == (2, 2)
+    assert hub.published_bodies("0") == [b"a", b"b"]
+    assert outcome.position.lines == 3
+    assert outcome.position.bytes_read == len(b"\na\nb\n")
