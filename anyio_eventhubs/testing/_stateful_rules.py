@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
+import anyio
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
@@ -23,8 +24,9 @@ from .._exceptions import (
     ThrottledError,
     TransportError,
 )
+from .._many import QueueManyProgress
 from ._stateful_harness import ProducerHarness
-from ._stateful_model import EventLike, _Attempt
+from ._stateful_model import EventLike, _Attempt, _growth
 from .strategies import event_bodies, event_properties, events, partition_keys
 
 __all__ = ["ProducerRules"]
@@ -88,6 +90,72 @@ class ProducerRules(ProducerHarness):
         """``queue_for_send`` several events, one after the other, on one route."""
         for template in templates:
             self._queue_one(template, route)
+
+    async def _publish_many_on_loop(
+        self, events: list[EventLike], partition_id: str | None, partition_key: str | None
+    ) -> tuple[int, Exception | None, dict[str, int], bool]:
+        """``queue_many_for_send``; if it still waits for room once the loop settled,
+        cancel it. Return how many it accepted, its error, the growth and whether it was
+        cancelled while a held partition was full."""
+        before = self._accepted_totals()
+        progress = QueueManyProgress()
+        outcome: list[Exception | None] = []
+        scope = anyio.CancelScope()
+
+        async def attempt() -> None:
+            with scope:
+                try:
+                    await self.producer.queue_many_for_send(
+                        events,
+                        partition_id=partition_id,
+                        partition_key=partition_key,
+                        progress=progress,
+                    )
+                except Exception as exc:
+                    outcome.append(exc)
+                else:
+                    outcome.append(None)
+
+        full_held = False
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(attempt)
+            await self.settle()
+            if not outcome:
+                full_held = self._full_held_partition()
+                scope.cancel()
+        await self.settle()
+        grown = _growth(before, self._accepted_totals())
+        return progress.accepted, outcome[0] if outcome else None, grown, full_held
+
+    @rule(
+        templates=st.lists(_templates, min_size=1, max_size=12), route=_indices | partition_keys()
+    )
+    def queue_many_events(self, templates: list[EventLike], route: int | str) -> None:
+        """``queue_many_for_send`` on one partition (by id or key), cancelled if it still
+        waits once the loop settled: exactly the prefix ``progress.accepted`` names was
+        accepted, in order."""
+        made = [self._make_event(template) for template in templates]
+        partition_id, partition_key = self._route(route)
+        accepted, error, grown, full_held = self.portal.call(
+            self._publish_many_on_loop, [event for event, _ in made], partition_id, partition_key
+        )
+        if error is not None:
+            if isinstance(error, ProducerClosedError) and self.model.closed:
+                assert accepted == 0, accepted
+                assert not any(grown.values()), grown
+                return
+            raise error
+        assert not self.model.closed, "queue_many_for_send accepted events after close"
+        pid = self._expected_partition(partition_id, partition_key)
+        assert pid is not None
+        assert {p: n for p, n in grown.items() if n} == ({pid: accepted} if accepted else {}), (
+            f"queue_many_for_send says it accepted {accepted} events for partition {pid!r}; "
+            f"the partitions grew by {grown}"
+        )
+        if accepted < len(made) and self._strict_liveness:
+            assert full_held, "queue_many_for_send waited although no held partition was full"
+        for event, body in made[:accepted]:
+            self.model.accept(body, event, pid)
 
     @rule(template=_templates, route=_routes)
     def try_queue_event(self, template: EventLike, route: int | str | None) -> None:

@@ -4,7 +4,9 @@
 :class:`~anyio_eventhubs.testing.InMemoryEventHub`, in an event loop of its own (a
 blocking portal, ``anyio.from_thread.start_blocking_portal``), and drives it from
 Hypothesis' synchronous rules: queue events (by partition id, by key, round robin;
-``bytes``, ``str`` or ``EventData``), ``try_queue_for_send``, flush, clear, close, inject
+``bytes``, ``str`` or ``EventData``), ``try_queue_for_send``, ``queue_many_for_send``
+(on one partition, cancelled if it waits: exactly the prefix its ``QueueManyProgress``
+names is accepted), flush, clear, close, inject
 transient and permanent faults, hold sends and release them, cancel a
 ``queue_for_send`` that waits for room and a ``flush()`` that waits for held sends, and
 call ``force_resend()`` from the failure handler; and, without letting the loop settle
