@@ -10,7 +10,7 @@ the core shows up in this one module:
   encoding, routing. Pure synchronous code over state that does not change after the
   producer opened, so it is safe from any thread *when a partition id or key is given*:
   round robin (not thread-safe in the core) is done here instead, with a counter whose
-  ``next()`` is atomic.
+  ``next()`` is atomic. ``_intake.prepare_many`` likewise, for ``queue_many_for_send``.
 - ``PartitionState.accept``, ``request_flush`` and ``wait_for_room``: event loop thread
   only.
 - ``PartitionState.ledger.outstanding``: an ``int``, read from any thread.
@@ -19,11 +19,12 @@ the core shows up in this one module:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import anyio
 
 from .._events import Event, QueuedEvent
+from .._exceptions import ProducerClosedError
 from .._partition import PartitionState
 from .._producer import StreamingProducer as AsyncStreamingProducer
 
@@ -55,6 +56,27 @@ class Core:
         if partition_id is None and partition_key is None:
             partition_id = self.partition_ids[next(self._turn) % self._count]
         return self.producer._prepare(event, partition_id, partition_key)
+
+    def prepare_many(
+        self, events: Sequence[Event], partition_id: str | None, partition_key: str | None
+    ) -> list[tuple[PartitionState, QueuedEvent]]:
+        """Validate, encode and route every event of *events* (any thread); nothing
+        is accepted.
+
+        :raises TypeError, ValueError, ~anyio_eventhubs.EventTooLargeError,
+            ~anyio_eventhubs.ProducerClosedError: as the async ``queue_many_for_send``.
+        """
+        producer = self.producer
+        if producer.is_closed:
+            raise ProducerClosedError(f"the producer {producer.identifier!r} is closed")
+        route, items = producer._intake.prepare_many(events, partition_id, partition_key)
+        parts = producer._parts
+        if partition_id is None and partition_key is None:
+            # round robin: this module's counter (the intake's is for the loop thread)
+            ids, count = self.partition_ids, self._count
+            return [(parts[ids[next(self._turn) % count]], item) for item in items]
+        part = parts[route[0]]
+        return [(part, item) for item in items]
 
     @staticmethod
     def outstanding(part: PartitionState) -> int:

@@ -34,6 +34,7 @@ from .._statistics import ProducerStatistics
 from ._core import Core
 from ._intake import Intake
 from ._lifecycle import exit_errors, forked_error, untrack
+from ._many import ManyEventsQueueing
 from ._runner import Runner
 
 __all__ = ["StreamingProducer"]
@@ -51,7 +52,7 @@ def _check_timeout(timeout: object) -> float | None:
     return float(timeout)
 
 
-class StreamingProducer:
+class StreamingProducer(ManyEventsQueueing):
     """A streaming producer for threads: the same producer, run on a thread of its own.
 
     Get one from :func:`anyio_eventhubs.sync.open_streaming_producer`; it is not
