@@ -4,6 +4,7 @@ Same inputs and the same result dict as ``_contenders._aeh`` in throughput mode.
 robin hands the payloads over in chunks of ``spec["chunk"]`` events (default 1024), as a
 reader of lines or records would. Keyed runs group the events by key, in order, and
 queue each key's events in one call (the grouping is timed: it is the caller's work).
+``spec["max_queued_events"]``, if given, is passed on (``batch_fill.py`` style runs).
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ async def _aeh_many(spec: dict[str, Any]) -> dict[str, Any]:
                 await queue_many(group, partition_key=k)
         queued = time.perf_counter()
     end = time.perf_counter()
+    stats = producer.statistics()
     return {
         "elapsed": end - start,
         "setup": ready - start,
         "queue_time": queued - start,
-        "acked": producer.statistics().published,
+        "acked": stats.published,
+        "batches": stats.batches_published,
     }
 
 

@@ -69,8 +69,10 @@ class ManyEventsQueueing:
             seconds: ``events[:progress.accepted]`` were accepted, the rest were not.
         :raises ~anyio_eventhubs.ProducerClosedError: if the producer is closed, or
             closes while the call waits (*progress* says how many were accepted).
-        :raises TypeError, ValueError, ~anyio_eventhubs.EventTooLargeError: for bad
-            input, as ``queue_for_send``; nothing was accepted.
+        :raises TypeError: for bad input, as ``queue_for_send``; nothing was accepted.
+        :raises ValueError: for bad input, as ``queue_for_send``; nothing was accepted.
+        :raises ~anyio_eventhubs.EventTooLargeError: if an event can never fit a batch;
+            nothing was accepted.
         :raises RuntimeError: if it would have to wait for room in a handler of this
             producer, or in a forked process.
         """
@@ -119,8 +121,9 @@ class ManyEventsQueueing:
         partition is then sent at once).
 
         :returns: how many events were accepted: ``events[:n]`` were, the rest were not.
-        :raises TypeError, ValueError, ~anyio_eventhubs.EventTooLargeError: for bad
-            input, as ``queue_for_send``.
+        :raises TypeError: for bad input, as ``queue_for_send``.
+        :raises ValueError: for bad input, as ``queue_for_send``.
+        :raises ~anyio_eventhubs.EventTooLargeError: if an event can never fit a batch.
         :raises ~anyio_eventhubs.ProducerClosedError: if the producer is closed.
         :raises RuntimeError: in a forked process.
         """
