@@ -86,10 +86,13 @@ class PartitionQueue:
         events = list(events)
         growing = self._head_count == len(pending)
         count, size, limit = self._head_count, self._head_size, self.max_batch_size
+        boundary = self._boundary
         for event in events:
             event.arrived = now
             if growing:
-                if size + event.size <= limit:
+                if size + event.size <= limit and (
+                    boundary is None or not count or event.seq != boundary
+                ):
                     count += 1
                     size += event.size
                 else:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ._intake import Intake
+    from ._journaling import ProducerJournal
     from ._options import ProducerOptions
 
 __all__ = ["ManyEventsQueueing", "QueueManyProgress"]
@@ -86,6 +87,23 @@ def _prepare(
     return tuple(parts[pid] for pid in route), items
 
 
+def _room_end(route: tuple[PartitionState, ...], start: int, end: int, limit: int) -> int:
+    """Where accepting ``items[start:end]`` in order must stop: *end*, or the first
+    event whose partition is full.
+
+    ``items[i]`` goes to ``route[i % len(route)]``, so where each partition runs out of
+    room is arithmetic: no loop over events.
+    """
+    k = len(route)
+    stop = end
+    for offset, part in enumerate(route):
+        first = start + (offset - start) % k  # the first index >= start for this partition
+        ledger = part.ledger
+        room = limit - (ledger.accepted - ledger.resolved)
+        stop = min(stop, first + max(room, 0) * k)
+    return stop
+
+
 def _accept_while_room(
     route: tuple[PartitionState, ...],
     items: list[QueuedEvent],
@@ -95,28 +113,62 @@ def _accept_while_room(
     now: float,
 ) -> int:
     """Accept ``items[start:end]`` in order while their partitions have room; return
-    where it stopped (*end*, or the first event whose partition is full).
-
-    ``items[i]`` goes to ``route[i % len(route)]``, so each partition's share is a
-    slice with a step, and where each runs out of room is arithmetic: no loop over
-    events here.
-    """
+    where it stopped. Each partition's share is a slice with a step."""
     k = len(route)
-    stop = end
-    for offset, part in enumerate(route):
-        first = start + (offset - start) % k  # the first index >= start for this partition
-        ledger = part.ledger
-        room = limit - (ledger.accepted - ledger.resolved)
-        stop = min(stop, first + max(room, 0) * k)
+    stop = _room_end(route, start, end, limit)
     for offset, part in enumerate(route):
         first = start + (offset - start) % k
         if first < stop:
-            _accept(part, items[first:stop:k], now)
+            part.accept_many(items[first:stop:k], now)
     return stop
 
 
-def _accept(part: PartitionState, items: list[QueuedEvent], now: float) -> None:
-    part.accept_many(items, now)
+def _accept_journaled(
+    journal: ProducerJournal,
+    route: tuple[PartitionState, ...],
+    items: list[QueuedEvent],
+    start: int,
+    stop: int,
+    now: float,
+    partition_key: str | None,
+    progress: QueueManyProgress,
+) -> None:
+    """Journal, then accept, ``items[start:stop]`` one by one in list order, so that an
+    event the journal refuses ends the accepted prefix (``progress.accepted``)."""
+    k = len(route)
+    for index in range(start, stop):
+        part = route[index % k]
+        item = items[index]
+        item.seq = part.ledger.accepted
+        journal.accepted(part.id, item, partition_key)  # raises: not accepted
+        part.accept(item, now)
+        progress.accepted = index + 1
+
+
+def _accept_range(
+    producer: ManyEventsQueueing,
+    route: tuple[PartitionState, ...],
+    items: list[QueuedEvent],
+    progress: QueueManyProgress,
+    end: int,
+    partition_key: str | None,
+) -> None:
+    """Accept from ``progress.accepted`` up to *end* while there is room."""
+    start, now = progress.accepted, producer._current_time()
+    limit = producer._options.max_queued_events
+    journal = producer._journal
+    if journal is None:
+        progress.accepted = _accept_while_room(route, items, start, end, limit, now)
+        return
+    stop = _room_end(route, start, end, limit)
+    try:
+        _accept_journaled(journal, route, items, start, stop, now, partition_key, progress)
+    except Exception as exc:
+        exc.add_note(
+            f"{progress.accepted} of the {len(items)} events of this call were accepted "
+            "before it; the rest were not"
+        )
+        raise
 
 
 def try_queue_many(
@@ -127,12 +179,12 @@ def try_queue_many(
 ) -> int:
     """The body of ``try_queue_many_for_send``: accept the longest prefix with room."""
     route, items = _prepare(producer, events, partition_id, partition_key)
-    if not items:
-        return 0
-    limit = producer._options.max_queued_events
-    total = len(items)
-    accepted = _accept_while_room(route, items, 0, total, limit, producer._current_time())
-    if accepted < total:
+    if not items or (producer._journal is not None and producer._journal.recovering):
+        return 0  # (recovered events go first)
+    progress = QueueManyProgress()
+    _accept_range(producer, route, items, progress, len(items), partition_key)
+    accepted = progress.accepted
+    if accepted < len(items):
         # the full partition is sent at once, as try_queue_for_send does
         part = route[accepted % len(route)]
         part.request_flush(part.ledger.accepted)
@@ -154,13 +206,15 @@ async def queue_many(
     await producer._checkpoint_if_cancelled()
     route, items = _prepare(producer, events, partition_id, partition_key)
     total = len(items)
-    limit = producer._options.max_queued_events
-    current_time = producer._current_time
-    accepted = 0
+    journal = producer._journal
+    if journal is not None and journal.recovering and total:
+        await journal.wait_recovered()  # recovered events go first
+        if producer._closed:
+            raise _closed(producer, 0, total)
     while True:
-        stop = min(total, accepted + _YIELD_EVERY)
-        accepted = _accept_while_room(route, items, accepted, stop, limit, current_time())
-        progress.accepted = accepted
+        stop = min(total, progress.accepted + _YIELD_EVERY)
+        _accept_range(producer, route, items, progress, stop, partition_key)
+        accepted = progress.accepted
         if accepted == total:
             break
         if accepted == stop:  # a long run: let other tasks run (cancellation lands here)
@@ -185,6 +239,7 @@ class ManyEventsQueueing:
 
     _closed: bool
     _identifier: str
+    _journal: ProducerJournal | None
     _intake: Intake
     _options: ProducerOptions
     _parts: dict[str, PartitionState]

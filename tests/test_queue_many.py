@@ -4,12 +4,19 @@ cancellation and a closed producer."""
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
 import anyio
 import pytest
 
 from anyio_eventhubs import (
     EventData,
     EventTooLargeError,
+    JournalOptions,
+    JournalWriteError,
     ProducerClosedError,
     QueueManyProgress,
     open_streaming_producer,
@@ -18,6 +25,8 @@ from anyio_eventhubs import (
 from anyio_eventhubs.testing import InMemoryEventHub
 
 from .helpers import Recorder
+from .journal.helpers import segments
+from .journal.test_producer_journal import crash_with_events
 
 pytestmark = pytest.mark.anyio
 
@@ -261,3 +270,55 @@ async def test_a_close_while_waiting_says_how_many_were_accepted() -> None:
     assert "accepting 1 of the 3 events" in str(raised[0])
     assert progress.accepted == 1
     assert rec.published_events == [b"a"]
+
+
+# -- with a journal (open_streaming_producer(journal=...)) --------------------------------
+
+
+async def test_with_a_journal_recovered_events_go_first_then_the_list_in_order(
+    tmp_path: Path,
+) -> None:
+    await crash_with_events(tmp_path / "j", [(b"old0", {"partition_id": "0"}), (b"old1", {})])
+    hub = InMemoryEventHub(2)
+    async with open_streaming_producer(transport=hub, journal=tmp_path / "j") as producer:
+        assert producer.try_queue_many_for_send([b"new"], partition_id="0") == 0  # recovering
+        await producer.queue_many_for_send([b"a", b"b", b"c"], partition_id="0")
+        await producer.flush()
+        assert producer.statistics().recovered == 2
+    assert hub.published_bodies("0") == [b"old0", b"old1", b"a", b"b", b"c"]
+    assert segments(tmp_path / "j") == []
+
+
+async def test_with_a_journal_a_write_failure_ends_the_accepted_prefix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = InMemoryEventHub(2)
+    progress = QueueManyProgress()
+    events = [b"e%d" % i for i in range(40)]
+    real_write = os.write
+    writes = 0
+
+    def fills_up(fd: int, data: Any) -> int:
+        nonlocal writes
+        writes += 1
+        if writes > 5:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    async with open_streaming_producer(
+        transport=hub, journal=JournalOptions(tmp_path / "j"), max_wait_time=None
+    ) as producer:
+        monkeypatch.setattr(os, "write", fills_up)
+        with pytest.raises(JournalWriteError, match="not accepted") as raised:
+            await producer.queue_many_for_send(events, progress=progress)
+        monkeypatch.setattr(os, "write", real_write)
+        accepted = progress.accepted
+        assert 0 < accepted < len(events)
+        assert raised.value.__notes__ == [
+            f"{accepted} of the 40 events of this call were accepted before it; the rest were not"
+        ]
+        assert producer.total_queued_event_count == accepted
+    # round robin over two partitions: the prefix, each partition's share in order
+    assert hub.published_bodies("0") + hub.published_bodies("1") == (
+        events[:accepted:2] + events[1:accepted:2]
+    )

@@ -29,17 +29,21 @@ def _cuts(queue: PartitionQueue) -> list[list[int]]:
     before=st.lists(st.integers(0, 300), max_size=8),
     added=st.lists(st.integers(0, 300), max_size=30),
     max_batch=st.integers(320, 1200),
+    seal=st.none() | st.integers(1, 40),
 )
 def test_extend_cuts_the_same_batches_as_one_add_per_event(
-    before: list[int], added: list[int], max_batch: int
+    before: list[int], added: list[int], max_batch: int, seal: int | None
 ) -> None:
     one, bulk = PartitionQueue(max_batch, 1.0), PartitionQueue(max_batch, 1.0)
+    events = _events(before + added)  # numbered 0, 1, ... across both
     for queue in (one, bulk):
+        if seal is not None:  # a batch re-sent as first cut must end before event `seal`
+            queue.seal_at(seal)
         for event in _events(before):
             queue.add(event, 0.0)
-    for event in _events(added):
+    for event in events[len(before) :]:
         one.add(event, 2.0)
-    bulk.extend(_events(added), 2.0)
+    bulk.extend(_events(before + added)[len(before) :], 2.0)
     assert (len(one), one.is_full, one.deadline()) == (len(bulk), bulk.is_full, bulk.deadline())
     assert _cuts(one) == _cuts(bulk)
 
