@@ -13,8 +13,10 @@ The contract (docs/concepts/backpressure.md, "Queueing many events"):
   in list order: it never skips ahead to a partition with room (that would break the
   prefix). Cancellation is atomic for each event: it lands only between two events.
 
-Accepting costs one clock read and one cancellation check per call (not per event);
-the encoding is done in :meth:`~anyio_eventhubs._intake.Intake.prepare_many`.
+Without a journal, accepting costs no work per event beyond numbering and queueing it:
+one cancellation check per call, one clock read per run of accepting, and each
+partition's share handed over as one slice. The encoding is done first, in
+:meth:`~anyio_eventhubs._intake.Intake.prepare_many`.
 """
 
 from __future__ import annotations
