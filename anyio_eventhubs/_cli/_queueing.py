@@ -1,9 +1,11 @@
 """Lines to events: ``send``'s loop that queues what it reads, and the key field.
 
-Without a key field or a journal, each batch of lines read goes to the producer in one
-``queue_many_for_send`` call; :class:`~anyio_eventhubs.QueueManyProgress` then says
-which lines were accepted when a Ctrl-C interrupts it, so the position (``--skip``) is
-exact and lines past it are as if never read. With a key field (each line has its own
+Without a key field or a journal, the lines read go to the producer in
+``queue_many_for_send`` calls of up to 1024 lines (and at most ``max_queued_events``, so
+that the input position shown moves while the producer waits for room).
+:class:`~anyio_eventhubs.QueueManyProgress` then says which lines were accepted when a
+Ctrl-C interrupts a call, so the position (``--skip``) is exact and lines past it are as
+if never read. With a key field (each line has its own
 key) or a journal (its position file is written after each accepted line), lines go one
 by one.
 """
@@ -29,6 +31,8 @@ __all__ = ["partition_key_of", "queue_all"]
 
 #: invalid lines reported one by one; after that they are only counted
 _SHOWN_INVALID = 5
+#: lines per queue_many_for_send call, at most
+_MANY_LINES = 1024
 
 
 def partition_key_of(line: bytes, name: str) -> str:
@@ -177,7 +181,11 @@ async def queue_all(
     async with aclosing(batches):
         async for lines in batches:
             if key_field is None and record is None:
-                await queue_lines(lines)
+                # in calls of at most max_queued_events lines: the progress view's input
+                # position moves after each call, and a Ctrl-C soon finds reading going on
+                step = max(1, min(_MANY_LINES, settings.max_queued_events))
+                for start in range(0, len(lines), step):
+                    await queue_lines(lines[start : start + step])
                 continue
             for raw in lines:
                 number = position.lines + 1

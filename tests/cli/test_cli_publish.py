@@ -409,20 +409,21 @@ async def test_lines_after_an_interrupted_batch_are_as_if_never_read() -> None:
         hub.release_sends()
 
     broken_envelope = b'{"anyio-eventhubs-failed": 1'
-    settings = PublishSettings(max_wait_time=None, max_queued_events=1)
+    settings = PublishSettings(max_wait_time=None, max_queued_events=3)
     with send_interrupt, interrupts:
         async with anyio.create_task_group() as task_group:
             task_group.start_soon(ctrl_c_once_the_partition_is_full)
             outcome = await publish_lines(
-                _lines([broken_envelope, b"a", b"b", broken_envelope]),
+                _lines([broken_envelope, b"a", b"b", b"c", b"d", broken_envelope]),
                 {"transport": hub},
                 settings,
                 RecordingView(),
                 interrupts,
                 failed_out=FailedOut(failed),
             )
-    # line 1 is done (invalid, reported); line 2 was queued; lines 3 and 4 were not
-    # handled at all, so --skip 2 reports line 4 exactly once, in the next run
-    assert outcome.position.lines == 2
-    assert (outcome.counters.invalid, outcome.counters.queued) == (1, 1)
+    # calls of 3 lines: lines 1-3 (1 invalid, reported), then 4-6, of which line 4 was
+    # queued and line 5 waited; line 6 was read but not handled, so --skip 4 reports it
+    # exactly once, in the next run
+    assert outcome.position.lines == 4
+    assert (outcome.counters.invalid, outcome.counters.queued) == (1, 3)
     assert [json.loads(line)["line"] for line in failed.getvalue().splitlines()] == [1]
