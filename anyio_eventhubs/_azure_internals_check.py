@@ -24,6 +24,7 @@ try:
     from azure.eventhub._constants import MGMT_OPERATION as _MGMT_OPERATION
     from azure.eventhub._constants import READ_OPERATION as _READ_OPERATION
     from azure.eventhub._pyamqp._encode import encode_frame
+    from azure.eventhub._pyamqp.aio._cbs_async import CBSAuthenticator
     from azure.eventhub._pyamqp.aio._client_async import AMQPClientAsync, SendClientAsync
     from azure.eventhub._pyamqp.aio._connection_async import Connection as AmqpConnectionAsync
     from azure.eventhub._pyamqp.aio._link_async import Link as AmqpLinkAsync
@@ -36,6 +37,7 @@ else:
     _CHECK_IMPORT_ERROR = None
 
 from . import _azure_internals as internals
+from ._azure_amqp import IMPORT_ERROR as _AMQP_IMPORT_ERROR
 from ._azure_internals import (
     IMPORT_ERROR,
     LinkOptions,
@@ -109,11 +111,15 @@ def _check_instance_attributes() -> list[str]:
     raw = event._raw_amqp_message
     transport: Any = internals.PyamqpTransport  # type: ignore[attr-defined]
     message = transport.to_outgoing_amqp_message(raw)
+    connection = AmqpConnectionAsync("amqps://probe.localhost", sasl_credential=None)
+    session = connection.create_session()
     objects = {
         "EventHubProducerClient": client,
         "EventHubProducer": producer,
         "SendClientAsync": producer._handler,
-        "Connection": AmqpConnectionAsync("amqps://probe.localhost", sasl_credential=None),
+        "Connection": connection,
+        "SenderLink": session.create_sender_link("probe"),
+        "CBSAuthenticator": CBSAuthenticator(session=session, auth=None, auth_timeout=1),
         "EventDataBatch": batch,
         "EventData": event,
         "AmqpAnnotatedMessage": raw,
@@ -303,7 +309,7 @@ def check_internals() -> None:
     :raises IncompatibleAzureEventHubError: naming what changed, and the versions of
         azure-eventhub this release was verified with.
     """
-    missing = IMPORT_ERROR or _CHECK_IMPORT_ERROR
+    missing = IMPORT_ERROR or _AMQP_IMPORT_ERROR or _CHECK_IMPORT_ERROR
     if missing is not None:
         raise IncompatibleAzureEventHubError(
             f"azure-eventhub {azure_eventhub_version} lacks a private module anyio-eventhubs "

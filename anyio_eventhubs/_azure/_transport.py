@@ -18,28 +18,30 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
+from anyio.abc import TaskGroup
 from azure.eventhub import EventDataBatch
 from azure.eventhub.aio import EventHubProducerClient
 
+from .._azure_amqp import close_partition as close_partition_producer
+from .._azure_amqp import open_partition as open_partition_producer
+from .._azure_amqp import reset_partition as reset_partition_producer
+from .._azure_amqp import send_once as send_batch_once
 from .._azure_internals import (
     close_amqp_client,
-    close_partition_producer,
     create_partition_producer,
     describe_endpoint,
     fill_batch,
-    open_partition_producer,
     read_partition_ids,
-    reset_partition_producer,
-    send_batch_once,
 )
 from .._exceptions import ConnectError, ConnectionLostError, NotFoundError, TransportError
 from ..transport import OutgoingBatch, PublishingState
 from ._bridge import Bridge, open_bridge
 from ._errors import map_exceptions, redact
 from ._idempotent import IdempotentPartition, open_idempotent, send_idempotent
+from ._one_connection import OneConnection
 from ._resume import resume_idempotent
 from ._stamp import RESERVED_BYTES_PER_EVENT
 
@@ -80,6 +82,10 @@ class AzureTransport:
         self._source = source
         self._eventhub_name = eventhub_name
         self._open_timeout = open_timeout
+        #: one AMQP connection for the management link, CBS and every partition's link
+        #: (``docs/one-connection.md``); ``False``: azure-eventhub's own connection per
+        #: partition producer, as a caller's ``client=`` always gets
+        self.one_connection = source.owned
 
     def __repr__(self) -> str:
         return (
@@ -107,12 +113,22 @@ class AzureTransport:
     @asynccontextmanager
     async def _connect(self, idempotent: bool = False) -> AsyncIterator[AzureConnection]:
         async with open_bridge() as bridge:
-            connection = AzureConnection(bridge, self._eventhub_name, idempotent=idempotent)
             try:
-                await connection._open(self._source, self._open_timeout)
-                yield connection
-            finally:
-                await connection._close(self._open_timeout)
+                async with anyio.create_task_group() as task_group:  # the one connection's jobs
+                    connection = AzureConnection(
+                        bridge,
+                        self._eventhub_name,
+                        idempotent=idempotent,
+                        task_group=task_group if self.one_connection else None,
+                    )
+                    try:
+                        await connection._open(self._source, self._open_timeout)
+                        yield connection
+                    finally:
+                        await connection._close(self._open_timeout)
+                        task_group.cancel_scope.cancel()
+            except BaseExceptionGroup as group:
+                _raise_sole(group)  # the jobs never raise: this is the body's or the open's
 
 
 @dataclass
@@ -125,7 +141,14 @@ class _Partition:
 class AzureConnection:
     """One open connection to a hub: what the producer's sender talks to."""
 
-    def __init__(self, bridge: Bridge, eventhub_name: str, *, idempotent: bool = False) -> None:
+    def __init__(
+        self,
+        bridge: Bridge,
+        eventhub_name: str,
+        *,
+        idempotent: bool = False,
+        task_group: TaskGroup | None = None,
+    ) -> None:
         self._bridge = bridge
         self._eventhub_name = eventhub_name
         self._idempotent = idempotent
@@ -135,6 +158,9 @@ class AzureConnection:
         self._partitions: dict[str, _Partition] = {}
         #: AMQP clients of a management call that did not finish (closed by _close)
         self._management_clients: list[Any] = []
+        #: the one connection, when :attr:`AzureTransport.one_connection` (its jobs run here)
+        self._task_group = task_group
+        self._one: OneConnection | None = None
         self._partition_ids: tuple[str, ...] = ()
         self._max_message_size = 0
         self._closed = False
@@ -221,6 +247,8 @@ class AzureConnection:
         )
         async with partition.lock:
             try:
+                if self._one is not None:
+                    await self._one.ensure_open(context)
                 if partition.idempotent is not None:
                     await send_idempotent(
                         self._bridge,
@@ -265,8 +293,14 @@ class AzureConnection:
             context,
             describe_endpoint(client),
         )
-        with map_exceptions(context, opening=True):
-            ids = await self._bridge.run(read_partition_ids, client, self._management_clients)
+        if self._task_group is not None:
+            self._one = OneConnection(
+                self._bridge, client, self._task_group, context, self._management_clients
+            )
+            ids = await self._one.open()
+        else:
+            with map_exceptions(context, opening=True):
+                ids = await self._bridge.run(read_partition_ids, client, self._management_clients)
         partition_ids = tuple(ids)
         logger.debug("%s: partitions %s; opening a link to each", context, list(partition_ids))
         if not partition_ids:
@@ -287,7 +321,9 @@ class AzureConnection:
         client = self._client
         partitions = {
             pid: _Partition(
-                create_partition_producer(client, pid),
+                self._one.link(create_partition_producer(client, pid))
+                if self._one is not None
+                else create_partition_producer(client, pid),
                 anyio.Lock(),
                 IdempotentPartition.create(self._eventhub_name, pid) if self._idempotent else None,
             )
@@ -345,6 +381,8 @@ class AzureConnection:
                     )
                 for management in self._management_clients:
                     task_group.start_soon(self._quietly, close_amqp_client, management)
+            if self._one is not None:
+                await self._one.aclose()
             if self._client is not None and self._owns_client:
                 await self._quietly(self._client.close)
         if scope.cancelled_caught:
@@ -360,6 +398,19 @@ class AzureConnection:
             await self._bridge.run(function, *args)
         except Exception as exc:
             logger.debug("ignored while closing: %s: %s", type(exc).__name__, redact(str(exc)))
+
+
+def _raise_sole(group: BaseExceptionGroup) -> NoReturn:
+    """Raise the one exception of *group* as it was (or *group*, if it holds several)."""
+    if len(group.exceptions) != 1:
+        raise group
+    exc = group.exceptions[0]
+    context = exc.__context__
+    try:
+        raise exc
+    finally:
+        exc.__context__ = context  # not the group
+        del exc
 
 
 async def _make_client(make: Callable[[], EventHubProducerClient]) -> EventHubProducerClient:

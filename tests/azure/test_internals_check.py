@@ -30,7 +30,11 @@ from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
 PACKAGE = Path(anyio_eventhubs.__file__).parent
 #: the adapter: every module that touches azure-eventhub's internals
-ADAPTER = [PACKAGE / "_azure_internals.py", *sorted((PACKAGE / "_azure").glob("*.py"))]
+ADAPTER = [
+    PACKAGE / "_azure_internals.py",
+    PACKAGE / "_azure_amqp.py",
+    *sorted((PACKAGE / "_azure").glob("*.py")),
+]
 
 
 @pytest.fixture

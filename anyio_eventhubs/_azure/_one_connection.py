@@ -1,0 +1,137 @@
+"""One AMQP connection per producer: the structured side of :mod:`.._azure_amqp`.
+
+:class:`OneConnection` opens the connection through the bridge (CBS with the hub's
+token, ``$management`` for the partition ids), and runs its two background jobs in the
+transport's task group: the pump that reads every frame (under Trio it runs on the
+bridge's loop, as every call into the client does) and the token refresher. When a send
+finds the connection lost, :meth:`OneConnection.ensure_open` opens a new one and starts
+its jobs; each partition's link attaches again on it at its next send.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .._azure_amqp import (
+    PartitionLink,
+    SharedConnection,
+    close_shared_connection,
+    open_shared_connection,
+    pump,
+    refresh_token,
+)
+from ._bridge import Bridge
+from ._errors import map_exceptions, redact
+
+__all__ = ["OneConnection"]
+
+logger = logging.getLogger("anyio_eventhubs")
+
+
+class OneConnection:
+    """The producer's one connection, opened again when it is lost.
+
+    :param opened: management clients that :func:`_close` must close if an open was cut
+        short (the connection's owner is there until it is open).
+    """
+
+    def __init__(
+        self, bridge: Bridge, client: Any, task_group: TaskGroup, context: str, opened: list[Any]
+    ) -> None:
+        self._bridge = bridge
+        self._client = client
+        self._task_group = task_group
+        self._context = context
+        self._opened = opened
+        self._lock = anyio.Lock()
+        #: the connection that links attach on (read by :class:`PartitionLink`)
+        self.current: SharedConnection | None = None
+        #: how many connections this producer opened
+        self.opens = 0
+
+    def __repr__(self) -> str:
+        return f"<OneConnection current={self.current!r} opens={self.opens}>"
+
+    def link(self, producer: Any) -> PartitionLink:
+        """A partition's link on this connection (for azure's unopened *producer*)."""
+        assert self.current is not None
+        return PartitionLink(self, producer, self.current.auth)
+
+    async def open(self) -> list[str]:
+        """Open the connection and start its jobs; return the hub's partition ids.
+
+        :raises ~anyio_eventhubs.TransportError: (a subclass) as for any open.
+        """
+        with map_exceptions(self._context, opening=True):
+            return await self._open()
+
+    async def _open(self) -> list[str]:
+        shared, ids = await self._bridge.run(open_shared_connection, self._client, self._opened)
+        self._opened.remove(shared.management)
+        self.current = shared
+        self.opens += 1
+        self._task_group.start_soon(self._serve, shared)
+        return ids
+
+    async def ensure_open(self, context: str) -> None:
+        """Open a new connection if the current one is lost (one caller does, others wait).
+
+        :raises ~anyio_eventhubs.TransportError: (a subclass) if it cannot be opened.
+        """
+        if self.current is not None and not self.current.dead:
+            return
+        async with self._lock:
+            old = self.current
+            if old is not None and not old.dead:
+                return
+            if old is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._quietly(old)
+            logger.debug("%s: the connection was lost; opening a new one", context)
+            with map_exceptions(f"{context} (opening the connection again)"):
+                await self._open()
+
+    async def aclose(self) -> None:
+        """Close the current connection; its jobs then end."""
+        shared = self.current
+        if shared is not None:
+            await self._quietly(shared)
+
+    async def _quietly(self, shared: SharedConnection) -> None:
+        try:
+            await self._bridge.run(close_shared_connection, shared)
+        except Exception as exc:
+            logger.debug("ignored while closing: %s: %s", type(exc).__name__, redact(str(exc)))
+
+    async def _serve(self, shared: SharedConnection) -> None:
+        """Read the connection's frames, and keep its token fresh, until it ends."""
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(self._keep_token_fresh, shared)
+            await self._bridge.run(pump, shared)
+            task_group.cancel_scope.cancel()
+        if shared.error is not None and not shared.closing:
+            logger.info(
+                "%s: the connection was lost (%s); the next send opens a new one",
+                self._context,
+                redact(f"{type(shared.error).__name__}: {shared.error}"),
+            )
+
+    async def _keep_token_fresh(self, shared: SharedConnection) -> None:
+        """Put the hub's token again before it expires, for as long as the connection lives."""
+        while not shared.dead:
+            try:
+                delay = await self._bridge.run(refresh_token, shared)
+            except Exception as exc:
+                if not shared.dead:
+                    logger.warning(
+                        "%s: could not renew the token on the connection (%s); its links "
+                        "will be detached when the current token expires",
+                        self._context,
+                        redact(f"{type(exc).__name__}: {exc}"),
+                    )
+                return
+            await anyio.sleep(delay)
