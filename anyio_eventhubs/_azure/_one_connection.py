@@ -52,6 +52,9 @@ class OneConnection:
         self.current: SharedConnection | None = None
         #: how many connections this producer opened
         self.opens = 0
+        #: the scopes of the connections' jobs, shielded: the sends, not the pump, must
+        #: see a cancellation first (a send woken by a dead pump would be retried)
+        self._jobs: set[anyio.CancelScope] = set()
 
     def __repr__(self) -> str:
         return f"<OneConnection current={self.current!r} opens={self.opens}>"
@@ -96,10 +99,15 @@ class OneConnection:
                 await self._open()
 
     async def aclose(self) -> None:
-        """Close the current connection; its jobs then end."""
+        """Close the current connection; its jobs then end (:meth:`stop` makes sure)."""
         shared = self.current
         if shared is not None:
             await self._quietly(shared)
+
+    def stop(self) -> None:
+        """Cancel the jobs of every connection (the last step of closing)."""
+        for scope in self._jobs:
+            scope.cancel()
 
     async def _quietly(self, shared: SharedConnection) -> None:
         try:
@@ -109,10 +117,15 @@ class OneConnection:
 
     async def _serve(self, shared: SharedConnection) -> None:
         """Read the connection's frames, and keep its token fresh, until it ends."""
-        async with anyio.create_task_group() as task_group:
-            task_group.start_soon(self._keep_token_fresh, shared)
-            await self._bridge.run(pump, shared)
-            task_group.cancel_scope.cancel()
+        with anyio.CancelScope(shield=True) as scope:
+            self._jobs.add(scope)
+            try:
+                async with anyio.create_task_group() as task_group:
+                    task_group.start_soon(self._keep_token_fresh, shared)
+                    await self._bridge.run(pump, shared)
+                    task_group.cancel_scope.cancel()
+            finally:
+                self._jobs.discard(scope)
         if shared.error is not None and not shared.closing:
             logger.info(
                 "%s: the connection was lost (%s); the next send opens a new one",

@@ -385,6 +385,8 @@ class AzureConnection:
                 await self._one.aclose()
             if self._client is not None and self._owns_client:
                 await self._quietly(self._client.close)
+        if self._one is not None:
+            self._one.stop()
         if scope.cancelled_caught:
             logger.warning(
                 "closing the connection to Event Hub %r took longer than %ss; abandoned it",
