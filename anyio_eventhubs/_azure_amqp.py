@@ -9,7 +9,8 @@ proxy, custom endpoint, user agent), and carries on it:
   ``$management`` and every partition's link, as azure-eventhub's own clients put the
   same audience for all of them), and put again before it expires (:func:`refresh_token`);
 - ``$management``: the partition ids, read once while opening;
-- every partition's sender link (:class:`PartitionLink`), each on a session of its own:
+- every partition's sender link (``_azure_amqp_link.PartitionLink``), each on a session
+  of its own:
   a pyamqp session numbers a transfer after writing it, so two links sending at once
   on one session would give two transfers the same delivery id.
 
@@ -24,23 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import suppress
 from contextvars import ContextVar
-from functools import partial
 from typing import Any
 
-from azure.eventhub import EventDataBatch
-
-from ._azure_internals import (
-    _READY_POLL_INTERVAL,
-    LinkOptions,
-    _close_connection,
-    _remote_properties,
-    close_amqp_client,
-    close_partition_producer,
-    open_partition_producer,
-    reset_partition_producer,
-    send_batch_once,
-)
+from ._azure_internals import _READY_POLL_INTERVAL, _close_connection, close_amqp_client
 
 try:
     from azure.eventhub._constants import MGMT_OPERATION as _MGMT_OPERATION
@@ -48,22 +37,7 @@ try:
     from azure.eventhub._constants import MGMT_STATUS_DESC as _MGMT_STATUS_DESC
     from azure.eventhub._constants import READ_OPERATION as _READ_OPERATION
     from azure.eventhub._pyamqp.aio import AMQPClientAsync
-    from azure.eventhub._pyamqp.aio._sender_async import PendingDelivery
-    from azure.eventhub._pyamqp.constants import (
-        MESSAGE_DELIVERY_DONE_STATES,
-        LinkDeliverySettleReason,
-        LinkState,
-        MessageDeliveryState,
-        SessionTransferState,
-    )
-    from azure.eventhub._pyamqp.error import (
-        AMQPConnectionError,
-        AMQPException,
-        ErrorCondition,
-        MessageException,
-    )
-    from azure.eventhub._pyamqp.message import _MessageDelivery
-    from azure.eventhub._pyamqp.types import TYPE, VALUE, AMQPTypes
+    from azure.eventhub._pyamqp.error import AMQPConnectionError, AMQPException, ErrorCondition
     from azure.eventhub._utils import create_properties
 except ImportError as exc:  # pragma: no cover - exercised only by a changed client
     IMPORT_ERROR: ImportError | None = exc
@@ -72,16 +46,11 @@ else:
 
 __all__ = [
     "IMPORT_ERROR",
-    "PartitionLink",
     "SharedConnection",
-    "close_partition",
     "close_shared_connection",
-    "open_partition",
     "open_shared_connection",
     "pump",
     "refresh_token",
-    "reset_partition",
-    "send_once",
 ]
 
 #: seconds the pump waits for a frame before it looks at the connection's timers again
@@ -178,10 +147,9 @@ async def pump(shared: SharedConnection) -> None:
     token = _READING.set(True)
     try:
         while not shared.closing:
-            try:
+            # a ValueError is pyamqp's way to report a refused attach; the detach follows
+            with suppress(ValueError):
                 await shared.connection.listen(wait=_LISTEN_WAIT)
-            except ValueError:
-                pass  # pyamqp's way to report a refused attach; the detach follows
             shared.notify()
     except Exception as exc:
         shared.error = exc
@@ -190,7 +158,9 @@ async def pump(shared: SharedConnection) -> None:
         shared.stopped()
 
 
-async def open_shared_connection(client: Any, opened: list[Any]) -> tuple[SharedConnection, list[str]]:
+async def open_shared_connection(
+    client: Any, opened: list[Any]
+) -> tuple[SharedConnection, list[str]]:
     """Connect, put the hub's token, read the partition ids; return the connection and them.
 
     Reads the socket itself (start :func:`pump` afterwards). The management client that
@@ -203,7 +173,7 @@ async def open_shared_connection(client: Any, opened: list[Any]) -> tuple[Shared
     options: dict[str, Any] = {}
     if getattr(config, "socket_timeout", None) is not None:
         options["socket_timeout"] = config.socket_timeout
-    management = AMQPClientAsync(
+    management = AMQPClientAsync(  # type: ignore[no-untyped-call]
         config.hostname,
         auth=auth,
         network_trace=config.network_tracing,
@@ -217,8 +187,8 @@ async def open_shared_connection(client: Any, opened: list[Any]) -> tuple[Shared
         **options,
     )
     opened.append(management)
-    await management.open_async()
-    while not await management.client_ready_async():  # noqa: ASYNC110 - the client is polled
+    await management.open_async()  # type: ignore[no-untyped-call]
+    while not await management.client_ready_async():  # type: ignore[no-untyped-call]  # noqa: ASYNC110
         await asyncio.sleep(_READY_POLL_INTERVAL)
     message = transport.build_message(application_properties={"name": client.eventhub_name})
     message.application_properties["security_token"] = await transport.get_updated_token_async(auth)
@@ -234,7 +204,7 @@ async def open_shared_connection(client: Any, opened: list[Any]) -> tuple[Shared
         description = description.decode("utf-8", "replace")
     if int(status_code) >= 400:
         raise transport.get_error(int(status_code), description)
-    connection = management._connection
+    connection: Any = management._connection
     connection._transport.socket_lock = _ReadWriteLock()  # no reader runs now
     ids = [p.decode("utf-8") for p in response.value[b"partition_ids"]]
     return SharedConnection(client, management), ids
@@ -263,178 +233,3 @@ async def refresh_token(shared: SharedConnection) -> float:
         await shared.wait_progress()
     due = cbs._expires_on - cbs._refresh_window - time.time()
     return float(min(_TOKEN_CHECK_MAX, max(_TOKEN_CHECK_MIN, due)))
-
-
-class PartitionLink:
-    """One partition's sender link on the shared connection.
-
-    Attached on first use, and again when it was reset, detached by the service, or
-    the connection was reopened (*holder*'s ``current`` is then another connection).
-
-    :param producer: azure-eventhub's partition producer, never opened: the link's
-        target and attach settings come from the handler it would have used.
-    """
-
-    def __init__(self, holder: Any, producer: Any, auth: Any) -> None:
-        self._holder = holder
-        producer._create_handler(auth)
-        self._handler, producer._handler = producer._handler, None
-        self._shared: SharedConnection | None = None
-        self._session: Any = None
-        self._link: Any = None
-        self._max_message_size = 0
-
-    def __repr__(self) -> str:
-        state = "none" if self._link is None else str(self._link.state)
-        return f"<PartitionLink target={self._handler.target!r} link={state}>"
-
-    def _attached(self) -> bool:
-        link = self._link
-        return (
-            link is not None
-            and self._shared is self._holder.current
-            and not self._shared.dead
-            and link._error is None
-            and link.state == LinkState.ATTACHED
-        )
-
-    async def open(self, options: LinkOptions | None = None) -> int:
-        """Attach the link if it is not attached; return its maximum message size."""
-        if self._attached():
-            return self._max_message_size
-        await self.reset()
-        shared: SharedConnection = self._holder.current
-        if shared.dead:
-            raise shared.failure()
-        handler = self._handler
-        properties = dict(handler._link_properties or {})
-        capabilities = None
-        if options is not None:
-            for name, (kind, value) in options.properties().items():
-                typed = None if value is None else {TYPE: getattr(AMQPTypes, kind), VALUE: value}
-                properties[name.encode("ascii")] = typed
-            capabilities = [c.encode("ascii") for c in options.desired_capabilities]
-        session = shared.connection.create_session(
-            incoming_window=handler._incoming_window, outgoing_window=handler._outgoing_window
-        )
-        self._shared, self._session = shared, session
-        await session.begin()
-        link = session.create_sender_link(
-            target_address=handler.target,
-            link_credit=handler._link_credit,
-            send_settle_mode=handler._send_settle_mode,
-            rcv_settle_mode=handler._receive_settle_mode,
-            max_message_size=handler._max_message_size,
-            properties=properties,
-            desired_capabilities=capabilities,
-        )
-        self._link = link
-        await link.attach()
-        while link.get_state() != LinkState.ATTACHED:  # raises the refusal's error
-            await shared.wait_progress()
-        if options is not None:
-            options.remote_properties = _remote_properties(link)
-            options.attaches += 1
-        transport = shared.client._amqp_transport
-        self._max_message_size = int(
-            link.remote_max_message_size or transport.MAX_MESSAGE_LENGTH_BYTES
-        )
-        return self._max_message_size
-
-    async def send(self, message: Any, options: LinkOptions | None = None) -> None:
-        """Transfer *message* once and wait for the service's outcome.
-
-        :raises AMQPException: (a subclass) for a refusal, a lost link or connection.
-        """
-        await self.open(options)
-        shared, link = self._shared, self._link
-        assert shared is not None and link is not None
-        outcome = _MessageDelivery(message, MessageDeliveryState.WaitingForSendAck)
-        settled = asyncio.Event()
-        delivery = PendingDelivery(
-            message=message,
-            on_delivery_settled=partial(self._settled, outcome, settled),
-            settled=False,
-            network_trace_params=link.network_trace_params,
-        )
-        # In the link's list before it is written, so the pump can settle it as soon as
-        # it is numbered; marked sent, so the pump never transfers it itself.
-        delivery.sent, delivery.frame = True, {"delivery_id": None}
-        shared.waiters.add(settled)
-        try:
-            while True:
-                link._check_if_closed()
-                link._pending_deliveries.append(delivery)
-                await link._outgoing_transfer(delivery)
-                if delivery.transfer_state == SessionTransferState.OKAY:
-                    break
-                # the service's session window is closed: not written; wait for a flow
-                link._pending_deliveries.remove(delivery)
-                delivery.sent, delivery.frame = True, {"delivery_id": None}
-                await shared.wait_progress()
-            while outcome.state not in MESSAGE_DELIVERY_DONE_STATES:
-                if shared.dead:
-                    raise shared.failure()
-                await settled.wait()
-        finally:
-            shared.waiters.discard(settled)
-            if delivery in link._pending_deliveries:
-                link._pending_deliveries.remove(delivery)
-        if outcome.state == MessageDeliveryState.Ok:
-            return
-        if outcome.reason == LinkDeliverySettleReason.NOT_DELIVERED and link._error is not None:
-            raise link._error  # the link was detached: say why
-        if isinstance(outcome.error, Exception):
-            raise outcome.error
-        raise MessageException(condition=ErrorCondition.UnknownError, description="Send failed.")
-
-    async def _settled(
-        self, outcome: Any, settled: asyncio.Event, reason: Any, state: Any
-    ) -> None:
-        """The pump settled the delivery: record the outcome as pyamqp's client does."""
-        await self._handler._on_send_complete_async(outcome, reason, state)
-        settled.set()
-
-    async def reset(self) -> None:
-        """Detach the link and end its session; the next send attaches a fresh one."""
-        shared, session, link = self._shared, self._session, self._link
-        self._shared = self._session = self._link = None
-        if shared is None or shared.dead or session is None:
-            return
-        if link is not None:
-            await link.detach(close=True)
-        await session.end()
-
-
-# -- the partition producer's calls, for either kind of partition ---------------------------
-
-
-async def open_partition(producer: Any, link: LinkOptions | None = None) -> int:
-    """:func:`~anyio_eventhubs._azure_internals.open_partition_producer`, or a shared link's."""
-    if isinstance(producer, PartitionLink):
-        return await producer.open(link)
-    return await open_partition_producer(producer, link)
-
-
-async def send_once(producer: Any, batch: EventDataBatch, link: LinkOptions | None = None) -> None:
-    """:func:`~anyio_eventhubs._azure_internals.send_batch_once`, or a shared link's."""
-    if isinstance(producer, PartitionLink):
-        await producer.send(batch._message, link)
-        return
-    await send_batch_once(producer, batch, link)
-
-
-async def reset_partition(producer: Any) -> None:
-    """Close a partition's link (and, for azure's producer, its connection)."""
-    if isinstance(producer, PartitionLink):
-        await producer.reset()
-        return
-    await reset_partition_producer(producer)
-
-
-async def close_partition(producer: Any) -> None:
-    """Close a partition's link for good."""
-    if isinstance(producer, PartitionLink):
-        await producer.reset()
-        return
-    await close_partition_producer(producer)

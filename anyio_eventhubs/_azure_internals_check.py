@@ -38,6 +38,7 @@ else:
 
 from . import _azure_internals as internals
 from ._azure_amqp import IMPORT_ERROR as _AMQP_IMPORT_ERROR
+from ._azure_amqp_link import IMPORT_ERROR as _LINK_IMPORT_ERROR
 from ._azure_internals import (
     IMPORT_ERROR,
     LinkOptions,
@@ -118,8 +119,8 @@ def _check_instance_attributes() -> list[str]:
         "EventHubProducer": producer,
         "SendClientAsync": producer._handler,
         "Connection": connection,
-        "SenderLink": session.create_sender_link("probe"),
-        "CBSAuthenticator": CBSAuthenticator(session=session, auth=None, auth_timeout=1),
+        "SenderLink": session.create_sender_link("probe"),  # type: ignore[no-untyped-call]
+        "CBSAuthenticator": CBSAuthenticator(session=session, auth=None, auth_timeout=1),  # type: ignore[arg-type]
         "EventDataBatch": batch,
         "EventData": event,
         "AmqpAnnotatedMessage": raw,
@@ -309,7 +310,7 @@ def check_internals() -> None:
     :raises IncompatibleAzureEventHubError: naming what changed, and the versions of
         azure-eventhub this release was verified with.
     """
-    missing = IMPORT_ERROR or _AMQP_IMPORT_ERROR or _CHECK_IMPORT_ERROR
+    missing = IMPORT_ERROR or _AMQP_IMPORT_ERROR or _LINK_IMPORT_ERROR or _CHECK_IMPORT_ERROR
     if missing is not None:
         raise IncompatibleAzureEventHubError(
             f"azure-eventhub {azure_eventhub_version} lacks a private module anyio-eventhubs "

@@ -33,9 +33,9 @@ from typing import Any
 
 from azure.eventhub import EventDataBatch
 
-from .._azure_amqp import open_partition as open_partition_producer
-from .._azure_amqp import reset_partition as reset_partition_producer
-from .._azure_amqp import send_once as send_batch_once
+from .._azure_amqp_link import open_partition as open_partition_producer
+from .._azure_amqp_link import reset_partition as reset_partition_producer
+from .._azure_amqp_link import send_once as send_batch_once
 from .._azure_internals import LinkOptions, fill_batch
 from .._exceptions import TransportError
 from ..transport import OutgoingBatch, PublishingState

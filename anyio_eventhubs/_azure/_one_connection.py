@@ -17,13 +17,13 @@ import anyio
 from anyio.abc import TaskGroup
 
 from .._azure_amqp import (
-    PartitionLink,
     SharedConnection,
     close_shared_connection,
     open_shared_connection,
     pump,
     refresh_token,
 )
+from .._azure_amqp_link import PartitionLink
 from ._bridge import Bridge
 from ._errors import map_exceptions, redact
 

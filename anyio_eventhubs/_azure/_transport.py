@@ -25,10 +25,10 @@ from anyio.abc import TaskGroup
 from azure.eventhub import EventDataBatch
 from azure.eventhub.aio import EventHubProducerClient
 
-from .._azure_amqp import close_partition as close_partition_producer
-from .._azure_amqp import open_partition as open_partition_producer
-from .._azure_amqp import reset_partition as reset_partition_producer
-from .._azure_amqp import send_once as send_batch_once
+from .._azure_amqp_link import close_partition as close_partition_producer
+from .._azure_amqp_link import open_partition as open_partition_producer
+from .._azure_amqp_link import reset_partition as reset_partition_producer
+from .._azure_amqp_link import send_once as send_batch_once
 from .._azure_internals import (
     close_amqp_client,
     create_partition_producer,

@@ -33,6 +33,7 @@ PACKAGE = Path(anyio_eventhubs.__file__).parent
 ADAPTER = [
     PACKAGE / "_azure_internals.py",
     PACKAGE / "_azure_amqp.py",
+    PACKAGE / "_azure_amqp_link.py",
     *sorted((PACKAGE / "_azure").glob("*.py")),
 ]
 

@@ -105,8 +105,9 @@ async def test_the_token_of_the_hub_is_put_again_when_it_is_due(
     async with transport.connect() as connection:
         assert credential.calls == 2  # the CBS put, and the $management request's token
         one = connection._one
-        assert one is not None and one.current is not None
+        assert one is not None
         shared = one.current
+        assert shared is not None
         cbs = shared.management._cbs_authenticator
         assert cbs._auth.audience == f"sb://{namespace(emulator)}/p4"  # the hub's audience
 
@@ -116,7 +117,7 @@ async def test_the_token_of_the_hub_is_put_again_when_it_is_due(
 
         delay = await connection._bridge.run(come_due)
         assert credential.calls == 3  # a fresh token, put on the connection
-        assert 60 >= delay >= 1  # the next look, well before the new token is due
+        assert 1 <= delay <= 60  # the next look, well before the new token is due
         assert await connection._bridge.run(refresh_token, shared) == delay  # not due: no put
         assert credential.calls == 3
 
@@ -141,7 +142,9 @@ async def test_closing_stops_the_connections_jobs(emulator: EventHubsEmulator) -
     with anyio.fail_after(10):
         async with transport.connect() as connection:
             one = connection._one
-            assert one is not None and one.current is not None
+            assert one is not None
             shared = one.current
-        assert shared.dead and not one._jobs
+            assert shared is not None
+        assert shared.dead
+        assert not one._jobs
     await wait_until(emulator, lambda: emulator.connections_open == 0, "closed")
