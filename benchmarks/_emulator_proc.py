@@ -9,6 +9,7 @@ only) and answers one JSON line per JSON request line:
 - ``{"op": "add", "hub": NAME, "partitions": N, "max_message_size": B}`` -> ``{"conn": ...}``
 - ``{"op": "counts", "hub": NAME}`` -> ``{"counts": [per-partition event counts]}``
 - ``{"op": "delay_acks", "seconds": S}`` -> ``{"ok": true}``
+- ``{"op": "connections"}`` -> ``{"accepted": TCP connections accepted so far}``
 
 EOF on stdin stops it. The emulator has no way to drop stored events, so the parent
 restarts the process (:meth:`EmulatorProcess.maybe_restart`) once the events stored
@@ -143,6 +144,10 @@ class EmulatorProcess:
             self._active = max(0, self._active - 1)
             return [int(c) for c in self._call(op="counts", hub=hub)["counts"]]
 
+    def connections_accepted(self) -> int:
+        """TCP connections the emulator accepted since it started."""
+        return int(self._call(op="connections")["accepted"])
+
     def delay_acks(self, seconds: float) -> None:
         """Hold every acknowledgement for *seconds* (0: off), across restarts too."""
         self._ack_delay = seconds
@@ -177,6 +182,8 @@ def _serve() -> int:
                 elif op == "delay_acks":
                     emulator.faults.delay_acks(request["seconds"])
                     reply = {"ok": True}
+                elif op == "connections":
+                    reply = {"accepted": emulator.connections_accepted}
                 else:
                     reply = {"error": f"unknown op {op!r}"}
             except Exception as exc:  # reported to the parent, which raises it

@@ -24,12 +24,16 @@ from .._azure_amqp import (
     refresh_token,
 )
 from .._azure_amqp_link import PartitionLink
+from .._azure_internals import close_amqp_client
 from ._bridge import Bridge
 from ._errors import map_exceptions, redact
 
 __all__ = ["OneConnection"]
 
 logger = logging.getLogger("anyio_eventhubs")
+
+#: seconds that closing what a failed reopen left may take
+_CLOSE_TIMEOUT = 5.0
 
 
 class OneConnection:
@@ -95,8 +99,19 @@ class OneConnection:
                 with anyio.CancelScope(shield=True):
                     await self._quietly(old)
             logger.debug("%s: the connection was lost; opening a new one", context)
-            with map_exceptions(f"{context} (opening the connection again)"):
-                await self._open()
+            before = list(self._opened)
+            try:
+                with map_exceptions(f"{context} (opening the connection again)"):
+                    await self._open()
+            except BaseException:
+                # not left for the producer's close: a credential refused again and again
+                # would pile up sockets until then
+                leftovers = [client for client in self._opened if client not in before]
+                with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
+                    for client in leftovers:
+                        self._opened.remove(client)
+                        await self._quietly_close_client(client)
+                raise
 
     async def aclose(self) -> None:
         """Close the current connection; its jobs then end (:meth:`stop` makes sure)."""
@@ -108,6 +123,12 @@ class OneConnection:
         """Cancel the jobs of every connection (the last step of closing)."""
         for scope in self._jobs:
             scope.cancel()
+
+    async def _quietly_close_client(self, client: Any) -> None:
+        try:
+            await self._bridge.run(close_amqp_client, client)
+        except Exception as exc:
+            logger.debug("ignored while closing: %s: %s", type(exc).__name__, redact(str(exc)))
 
     async def _quietly(self, shared: SharedConnection) -> None:
         try:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -148,3 +151,25 @@ async def test_closing_stops_the_connections_jobs(emulator: EventHubsEmulator) -
         assert shared.dead
         assert not one._jobs
     await wait_until(emulator, lambda: emulator.connections_open == 0, "closed")
+
+
+@pytest.mark.slow
+def test_the_connection_setup_benchmark_runs() -> None:
+    """A tiny run, so that ``benchmarks/connection_setup.py`` cannot rot (no timing checked)."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "connection_setup.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--partitions", "2", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[1:]]
+    connections = {(row[0], row[2]): row[-1] for row in rows}
+    assert connections == {
+        ("asyncio", "one"): "[1]",
+        ("asyncio", "per-partition"): "[3]",
+        ("trio", "one"): "[1]",
+        ("trio", "per-partition"): "[3]",
+    }
