@@ -171,8 +171,9 @@ async def open_shared_connection(
     transport = client._amqp_transport
     auth = await client._create_auth_async()  # the hub's audience, sb://<namespace>/<hub>
     options: dict[str, Any] = {}
-    if getattr(config, "socket_timeout", None) is not None:
-        options["socket_timeout"] = config.socket_timeout
+    for name in ("socket_timeout", "ssl_context"):  # azure-eventhub 5.13 added ssl_context
+        if getattr(config, name, None) is not None:
+            options[name] = getattr(config, name)
     management = AMQPClientAsync(  # type: ignore[no-untyped-call]
         config.hostname,
         auth=auth,
@@ -181,7 +182,6 @@ async def open_shared_connection(
         http_proxy=config.http_proxy,
         custom_endpoint_address=config.custom_endpoint_address,
         connection_verify=config.connection_verify,
-        ssl_context=config.ssl_context,
         use_tls=config.use_tls,
         properties=create_properties(config.user_agent, amqp_transport=transport),
         **options,
