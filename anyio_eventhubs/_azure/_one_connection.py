@@ -11,7 +11,9 @@ its jobs; each partition's link attaches again on it at its next send.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, NoReturn
 
 import anyio
 from anyio.abc import TaskGroup
@@ -28,7 +30,7 @@ from .._azure_internals import close_amqp_client
 from ._bridge import Bridge
 from ._errors import map_exceptions, redact
 
-__all__ = ["OneConnection"]
+__all__ = ["OneConnection", "open_jobs"]
 
 logger = logging.getLogger("anyio_eventhubs")
 
@@ -169,3 +171,32 @@ class OneConnection:
                     )
                 return
             await anyio.sleep(delay)
+
+
+@asynccontextmanager
+async def open_jobs() -> AsyncIterator[TaskGroup]:
+    """A task group for the connections' jobs, cancelled on exit.
+
+    The jobs never raise, so what leaves is the body's exception, as it was (not in a group).
+    """
+    try:
+        async with anyio.create_task_group() as task_group:
+            try:
+                yield task_group
+            finally:
+                task_group.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        _raise_sole(group)
+
+
+def _raise_sole(group: BaseExceptionGroup) -> NoReturn:
+    """Raise the one exception of *group* as it was (or *group*, if it holds several)."""
+    if len(group.exceptions) != 1:
+        raise group
+    exc = group.exceptions[0]
+    context = exc.__context__
+    try:
+        raise exc
+    finally:
+        exc.__context__ = context  # not the group
+        del exc

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .._azure_internals import open_partition_producer, reset_partition_producer
+from .._azure_amqp_link import open_partition as open_partition_producer
+from .._azure_amqp_link import reset_partition as reset_partition_producer
 from .._exceptions import TransportError
 from ._bridge import Bridge
 from ._errors import _amqp_error, _condition, _describe, map_exceptions, redact

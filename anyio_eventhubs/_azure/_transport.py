@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -41,7 +41,7 @@ from ..transport import OutgoingBatch, PublishingState
 from ._bridge import Bridge, open_bridge
 from ._errors import map_exceptions, redact
 from ._idempotent import IdempotentPartition, open_idempotent, send_idempotent
-from ._one_connection import OneConnection
+from ._one_connection import OneConnection, open_jobs
 from ._resume import resume_idempotent
 from ._stamp import RESERVED_BYTES_PER_EVENT
 
@@ -112,23 +112,14 @@ class AzureTransport:
 
     @asynccontextmanager
     async def _connect(self, idempotent: bool = False) -> AsyncIterator[AzureConnection]:
-        async with open_bridge() as bridge:
+        async with open_bridge() as bridge, open_jobs() as jobs:
+            jobs_if_one = jobs if self.one_connection else None
+            connection = AzureConnection(bridge, self._eventhub_name, idempotent, jobs_if_one)
             try:
-                async with anyio.create_task_group() as task_group:  # the one connection's jobs
-                    connection = AzureConnection(
-                        bridge,
-                        self._eventhub_name,
-                        idempotent=idempotent,
-                        task_group=task_group if self.one_connection else None,
-                    )
-                    try:
-                        await connection._open(self._source, self._open_timeout)
-                        yield connection
-                    finally:
-                        await connection._close(self._open_timeout)
-                        task_group.cancel_scope.cancel()
-            except BaseExceptionGroup as group:
-                _raise_sole(group)  # the jobs never raise: this is the body's or the open's
+                await connection._open(self._source, self._open_timeout)
+                yield connection
+            finally:
+                await connection._close(self._open_timeout)
 
 
 @dataclass
@@ -142,12 +133,7 @@ class AzureConnection:
     """One open connection to a hub: what the producer's sender talks to."""
 
     def __init__(
-        self,
-        bridge: Bridge,
-        eventhub_name: str,
-        *,
-        idempotent: bool = False,
-        task_group: TaskGroup | None = None,
+        self, bridge: Bridge, eventhub_name: str, idempotent: bool, jobs: TaskGroup | None
     ) -> None:
         self._bridge = bridge
         self._eventhub_name = eventhub_name
@@ -159,7 +145,7 @@ class AzureConnection:
         #: AMQP clients of a management call that did not finish (closed by _close)
         self._management_clients: list[Any] = []
         #: the one connection, when :attr:`AzureTransport.one_connection` (its jobs run here)
-        self._task_group = task_group
+        self._task_group = jobs
         self._one: OneConnection | None = None
         self._partition_ids: tuple[str, ...] = ()
         self._max_message_size = 0
@@ -400,19 +386,6 @@ class AzureConnection:
             await self._bridge.run(function, *args)
         except Exception as exc:
             logger.debug("ignored while closing: %s: %s", type(exc).__name__, redact(str(exc)))
-
-
-def _raise_sole(group: BaseExceptionGroup) -> NoReturn:
-    """Raise the one exception of *group* as it was (or *group*, if it holds several)."""
-    if len(group.exceptions) != 1:
-        raise group
-    exc = group.exceptions[0]
-    context = exc.__context__
-    try:
-        raise exc
-    finally:
-        exc.__context__ = context  # not the group
-        del exc
 
 
 async def _make_client(make: Callable[[], EventHubProducerClient]) -> EventHubProducerClient:
