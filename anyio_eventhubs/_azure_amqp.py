@@ -8,7 +8,8 @@ proxy, custom endpoint, user agent), and carries on it:
 - CBS: the token of the hub's audience ``sb://<namespace>/<hub>``, put once (it covers
   ``$management`` and every partition's link, as azure-eventhub's own clients put the
   same audience for all of them), and put again before it expires (:func:`refresh_token`);
-- ``$management``: the partition ids, read once while opening;
+- ``$management``: the partition ids, read while opening, and again on the same link
+  when the producer refreshes them (:func:`read_partition_ids_shared`);
 - every partition's sender link (``_azure_amqp_link.PartitionLink``), each on a session
   of its own:
   a pyamqp session numbers a transfer after writing it, so two links sending at once
@@ -27,7 +28,9 @@ import asyncio
 import time
 from contextlib import suppress
 from contextvars import ContextVar
+from functools import partial
 from typing import Any
+from uuid import uuid4
 
 from ._azure_internals import _READY_POLL_INTERVAL, _close_connection, close_amqp_client
 
@@ -50,11 +53,14 @@ __all__ = [
     "close_shared_connection",
     "open_shared_connection",
     "pump",
+    "read_partition_ids_shared",
     "refresh_token",
 ]
 
 #: seconds the pump waits for a frame before it looks at the connection's timers again
 _LISTEN_WAIT = 1.0
+#: seconds a ``$management`` request on the shared connection may wait for its answer
+_MANAGEMENT_TIMEOUT = 60.0
 #: seconds between two looks at the token's expiry, at most and at least
 _TOKEN_CHECK_MAX, _TOKEN_CHECK_MIN = 60.0, 1.0
 
@@ -200,14 +206,55 @@ async def open_shared_connection(
         status_code_field=_MGMT_STATUS_CODE,
         description_fields=_MGMT_STATUS_DESC,
     )
+    ids = _partition_ids(transport, status_code, description, response)
+    connection: Any = management._connection
+    connection._transport.socket_lock = _ReadWriteLock()  # no reader runs now
+    return SharedConnection(client, management), ids
+
+
+def _partition_ids(transport: Any, status_code: Any, description: Any, response: Any) -> list[str]:
     if isinstance(description, bytes):
         description = description.decode("utf-8", "replace")
     if int(status_code) >= 400:
         raise transport.get_error(int(status_code), description)
-    connection: Any = management._connection
-    connection._transport.socket_lock = _ReadWriteLock()  # no reader runs now
-    ids = [p.decode("utf-8") for p in response.value[b"partition_ids"]]
-    return SharedConnection(client, management), ids
+    return [p.decode("utf-8") for p in response.value[b"partition_ids"]]
+
+
+async def read_partition_ids_shared(shared: SharedConnection) -> list[str]:
+    """Read the hub's partition ids again, on the ``$management`` link of *shared*.
+
+    ``ManagementOperation.execute`` would read the socket itself; this sends the request
+    on the same link and waits for the pump to hand the answer over.
+
+    :raises AMQPException: (a subclass) as for the first read, or if the connection is gone.
+    :raises TimeoutError: if no answer came in time.
+    """
+    client = shared.client
+    transport = client._amqp_transport
+    operation = shared.management._mgmt_links["$management"]  # opened by the first read
+    message = transport.build_message(application_properties={"name": client.eventhub_name})
+    message.application_properties["security_token"] = await transport.get_updated_token_async(
+        shared.auth
+    )
+    operation_id = str(uuid4())
+    operation._responses[operation_id] = None
+    operation._mgmt_error = None
+    try:
+        async with asyncio.timeout(_MANAGEMENT_TIMEOUT):
+            await operation._mgmt_link.execute_operation(
+                message,
+                partial(operation._on_execute_operation_complete, operation_id),
+                operation=_READ_OPERATION.decode(),
+                type=_MGMT_OPERATION.decode(),
+            )
+            while operation._responses[operation_id] is None:
+                if operation._mgmt_error is not None:
+                    raise operation._mgmt_error
+                await shared.wait_progress()
+        status_code, description, response = operation._responses[operation_id]
+    finally:
+        operation._responses.pop(operation_id, None)
+    return _partition_ids(transport, status_code, description, response)
 
 
 async def close_shared_connection(shared: SharedConnection) -> None:

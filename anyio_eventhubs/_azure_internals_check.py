@@ -28,6 +28,7 @@ try:
     from azure.eventhub._pyamqp.aio._client_async import AMQPClientAsync, SendClientAsync
     from azure.eventhub._pyamqp.aio._connection_async import Connection as AmqpConnectionAsync
     from azure.eventhub._pyamqp.aio._link_async import Link as AmqpLinkAsync
+    from azure.eventhub._pyamqp.aio._management_operation_async import ManagementOperation
     from azure.eventhub._pyamqp.aio._sender_async import SenderLink as AmqpSenderLinkAsync
     from azure.eventhub._pyamqp.aio._session_async import Session as AmqpSessionAsync
     from azure.eventhub.aio._producer_async import EventHubProducer
@@ -121,6 +122,7 @@ def _check_instance_attributes() -> list[str]:
         "Connection": connection,
         "SenderLink": session.create_sender_link("probe"),  # type: ignore[no-untyped-call]
         "CBSAuthenticator": CBSAuthenticator(session=session, auth=None, auth_timeout=1),  # type: ignore[arg-type]
+        "ManagementOperation": ManagementOperation(session),  # type: ignore[no-untyped-call]
         "EventDataBatch": batch,
         "EventData": event,
         "AmqpAnnotatedMessage": raw,

@@ -23,6 +23,7 @@ from .._azure_amqp import (
     close_shared_connection,
     open_shared_connection,
     pump,
+    read_partition_ids_shared,
     refresh_token,
 )
 from .._azure_amqp_link import PartitionLink
@@ -114,6 +115,12 @@ class OneConnection:
                         self._opened.remove(client)
                         await self._quietly_close_client(client)
                 raise
+
+    async def read_partition_ids(self, context: str) -> list[str]:
+        """Read the hub's partition ids again on the connection (opened again if lost)."""
+        await self.ensure_open(context)
+        assert self.current is not None
+        return await self._bridge.run(read_partition_ids_shared, self.current)
 
     async def aclose(self) -> None:
         """Close the current connection; its jobs then end (:meth:`stop` makes sure)."""

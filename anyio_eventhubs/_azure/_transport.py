@@ -345,9 +345,14 @@ class AzureConnection:
         :class:`anyio_eventhubs.transport.PartitionRefreshingConnection`)."""
         context = f"refreshing the partition ids of Event Hub {self._eventhub_name!r}"
         with map_exceptions(context):
-            ids = tuple(
-                await self._bridge.run(read_partition_ids, self._client, self._management_clients)
-            )
+            if self._one is not None:  # on the one connection's $management link
+                ids = tuple(await self._one.read_partition_ids(context))
+            else:
+                ids = tuple(
+                    await self._bridge.run(
+                        read_partition_ids, self._client, self._management_clients
+                    )
+                )
         new = [pid for pid in ids if pid not in self._partitions]
         if new and not self._closed:
             logger.info("%s: new partitions %s; opening a link to each", context, new)

@@ -97,6 +97,28 @@ async def test_a_lost_connection_is_opened_again_once_for_all_partitions(
         assert {b"again-%s" % pid.encode(), b"later-%s" % pid.encode()} <= bodies
 
 
+async def test_new_partitions_are_read_and_attached_on_the_one_connection(
+    emulator: EventHubsEmulator,
+) -> None:
+    before = emulator.connections_accepted
+    async with open_streaming_producer(
+        emulator.connection_string("eh2"),
+        max_wait_time=None,
+        refresh_partitions_every=None,
+        retry_options=RetryOptions(delay=0.01, jitter=0),
+    ) as producer:
+        assert await producer.get_partition_ids() == ["0", "1"]
+        emulator.add_partitions("eh2", 2)  # and detaches the producer's links
+        assert await producer.get_partition_ids() == ["0", "1", "2", "3"]
+        for pid in "0123":
+            await producer.queue_for_send(b"to-" + pid.encode(), partition_id=pid)
+        await producer.flush()
+        assert producer.statistics().published == 4
+    assert emulator.connections_accepted - before == 1
+    for pid in "0123":
+        assert [e.body for e in emulator.published_events("eh2", pid)] == [b"to-" + pid.encode()]
+
+
 async def test_the_token_of_the_hub_is_put_again_when_it_is_due(
     many_partitions: EventHubsEmulator,
 ) -> None:
