@@ -386,6 +386,9 @@ class EmulatorProducerMachine(RuleBasedStateMachine):
             faults.detach_next(count, **where)
         elif fault == "drop_connection":
             faults.drop_connection_on_next_transfer(count, **where)
+            # the producer's one connection carries every partition: a batch of another
+            # partition stored just before the drop loses its acknowledgement too
+            self.ambiguous = True
         else:
             faults.lose_next_ack(count, **where)
             self.ambiguous = True
