@@ -30,14 +30,16 @@ def test_events_of_a_batch_never_exceed_the_maximum_size() -> None:
 def test_a_sealed_batch_ends_at_its_boundary_and_is_due_at_once() -> None:
     q = PartitionQueue(max_batch_size=1000, max_wait=None)
     q.seal_at(3)  # a recovered batch of events 0-2, to be re-sent as it was cut
+    full = []
     for i in range(3):
-        assert not q.is_full
+        full.append(q.is_full)
         q.add(event(i), now=0.0)
-    assert q.is_full  # due without waiting for more events or a flush
+    full.append(q.is_full)  # due without waiting for more events or a flush
     for i in range(3, 6):
         q.add(event(i), now=0.0)
     assert [e.seq for e in q.take().events] == [0, 1, 2]
-    assert not q.is_full  # the boundary is gone: events 3-5 batch as usual
+    full.append(q.is_full)  # the boundary is gone: events 3-5 batch as usual
+    assert full == [False, False, False, True, False]
     q.add(event(6), now=0.0)
     assert [e.seq for e in q.take().events] == [3, 4, 5, 6]
 

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-untyped-call,attr-defined"
 """Expiring tokens, the first-token rule and idle connections, as clients experience them.
 
 azure-eventhub's clients and its low-level pyamqp connection talk to the emulator over a

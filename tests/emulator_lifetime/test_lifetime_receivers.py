@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-untyped-call,attr-defined"
 """Owner-level (epoch) receivers and the receiver runtime metric, seen by azure-eventhub."""
 
 from __future__ import annotations
