@@ -31,11 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
 from typing import Any
+
+from _child import JsonChild
 
 HUB = "life"
 PARTITIONS = 4
@@ -94,52 +94,19 @@ def _serve(token_lifetime: float, idle_timeout: float) -> int:
     return 0
 
 
-class EmulatorProcess:
-    """The emulator process, from the producer's side (one command at a time)."""
+class EmulatorProcess(JsonChild):
+    """The emulator process, from the producer's side."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self._proc = subprocess.Popen(
+        super().__init__(
             [
-                sys.executable,
                 os.path.abspath(__file__),
                 "--serve",
                 f"--token-lifetime={args.token_lifetime}",
                 f"--idle-timeout={args.idle_timeout}",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            ]
         )
-        self._lock = threading.Lock()
-        self.connection_string = str(self._read()["conn"])
-
-    def _read(self) -> dict[str, Any]:
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the emulator process exited ({self._proc.wait()})")
-        reply: dict[str, Any] = json.loads(line)
-        return reply
-
-    def ask(self, op: str) -> dict[str, Any]:
-        """Send a command and wait for its answer (call it from a worker thread)."""
-        with self._lock:
-            assert self._proc.stdin is not None
-            self._proc.stdin.write(json.dumps({"op": op}) + "\n")
-            self._proc.stdin.flush()
-            return self._read()
-
-    def close(self) -> None:
-        assert self._proc.stdin is not None
-        self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+        self.connection_string = str(self.hello["conn"])
 
 
 # -- the producer's side ---------------------------------------------------------------------

@@ -28,11 +28,12 @@ import json
 import os
 import random
 import resource
-import subprocess
 import sys
 import time
 from collections import Counter
 from typing import Any
+
+from _child import JsonChild
 
 #: the hub's largest batch: small enough for thousands of transfers, so that 1% of them
 #: is a good number of faults (~145 events of 100 bytes per batch)
@@ -141,13 +142,12 @@ def _report(emulator: Any, faults: Any, events: int, partitions: int) -> dict[st
     }
 
 
-class EmulatorProcess:
+class EmulatorProcess(JsonChild):
     """The emulator process, from the producer's side."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self._proc = subprocess.Popen(
+        super().__init__(
             [
-                sys.executable,
                 os.path.abspath(__file__),
                 "--serve",
                 f"--events={args.events}",
@@ -155,38 +155,12 @@ class EmulatorProcess:
                 f"--reject-rate={args.reject_rate}",
                 f"--drop-rate={args.drop_rate}",
                 f"--seed={args.seed}",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            ]
         )
-        self.connection_string = str(self._read()["conn"])
-
-    def _read(self) -> dict[str, Any]:
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the emulator process exited ({self._proc.wait()})")
-        reply: dict[str, Any] = json.loads(line)
-        return reply
+        self.connection_string = str(self.hello["conn"])
 
     def report(self) -> dict[str, Any]:
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(json.dumps({"op": "report"}) + "\n")
-        self._proc.stdin.flush()
-        return self._read()
-
-    def close(self) -> None:
-        assert self._proc.stdin is not None
-        self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+        return self.ask("report")
 
 
 # -- the producer's side -------------------------------------------------------------------
