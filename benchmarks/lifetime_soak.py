@@ -6,10 +6,11 @@
                                        [--token-lifetime 10] [--idle-timeout 4]
                                        [--restart-every 120] [--rate 2000] [--quick]
 
-A benchmark, not a test (``docs/service-lifetime.md`` reports a run; issue #12). The
+A benchmark, not a test (issue #12; ``docs/service-lifetime.md`` reports a run). The
 emulator runs in a process of its own (this file, started again with ``--serve``) with
 the service's long-lived-connection rules shortened: every token expires
-``--token-lifetime`` seconds after it is put, and a connection with no frame for
+``--token-lifetime`` seconds after it is issued (a token credential whose expiry the
+client knows, as azure-identity's), and a connection with no frame for
 ``--idle-timeout`` seconds is closed. Meanwhile the producer, here:
 
 - publishes numbered events (half keyed) at about ``--rate`` events per second;
@@ -65,12 +66,12 @@ def sample() -> tuple[float, int, int]:
 def _serve(token_lifetime: float, idle_timeout: float) -> int:
     from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
-    emulator = EventHubsEmulator(
-        {HUB: PARTITIONS}, max_token_lifetime=token_lifetime, idle_timeout=idle_timeout
-    )
+    # tokens as an azure-identity credential gives them: the client knows their expiry
+    # (the put-token's expiration), and the emulator holds it to that
+    emulator = EventHubsEmulator({HUB: PARTITIONS}, key=None, idle_timeout=idle_timeout)
     emulator.start()
     try:
-        print(json.dumps({"conn": emulator.connection_string(HUB)}), flush=True)
+        print(json.dumps({"namespace": f"127.0.0.1:{emulator.port}"}), flush=True)
         for line in sys.stdin:
             op = json.loads(line)["op"]
             if op == "restart":
@@ -106,10 +107,24 @@ class EmulatorProcess(JsonChild):
                 f"--idle-timeout={args.idle_timeout}",
             ]
         )
-        self.connection_string = str(self.hello["conn"])
+        self.namespace = str(self.hello["namespace"])
 
 
 # -- the producer's side ---------------------------------------------------------------------
+
+
+class ShortLivedTokens:
+    """A token credential (as azure-identity's) whose tokens live *lifetime* seconds."""
+
+    def __init__(self, lifetime: float) -> None:
+        self.lifetime = lifetime
+        self.issued = 0
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        self.issued += 1
+        return AccessToken(f"soak.token.{self.issued}", int(time.time() + self.lifetime))
 
 
 class Outcomes:
@@ -155,7 +170,9 @@ async def produce(
     started = time.monotonic()
     index = 0
     async with open_streaming_producer(
-        emulator.connection_string,
+        fully_qualified_namespace=emulator.namespace,
+        eventhub_name=HUB,
+        credential=ShortLivedTokens(args.token_lifetime),
         max_wait_time=0.05,
         retry_options=retry,
         refresh_partitions_every=2.0,
@@ -231,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return _serve(args.token_lifetime, args.idle_timeout)
     if args.quick:
-        args.seconds, args.rate, args.token_lifetime = 30.0, 500, 4.0
+        args.seconds, args.rate, args.token_lifetime = 30.0, 500, 10.0
         args.idle_timeout, args.idle_every, args.restart_every = 2.0, 12.0, 10.0
 
     import anyio

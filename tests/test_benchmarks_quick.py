@@ -110,3 +110,23 @@ def test_quick_journal_benchmark_runs_every_contender_and_recovery(tmp_path: Pat
     assert [row["recover"]["recovered"] for row in results["recovery"]] == [2_000, 10_000]
     assert all(target["met"] in (True, False) for target in results["targets"])
     assert "| target | measured | wanted | met |" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_quick_lifetime_soak_gives_every_event_one_outcome(backend: str) -> None:
+    """Issue #12's soak, short: 10 s tokens, idle gaps, emulator restarts, a new partition."""
+    script = ROOT / "benchmarks" / "lifetime_soak.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick", "--backend", backend],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    assert "without an outcome     0" in proc.stdout
+    assert "\nfailed                 0\n" in proc.stdout
+    assert proc.stdout.rstrip().endswith("OK")
