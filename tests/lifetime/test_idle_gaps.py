@@ -1,0 +1,74 @@
+"""A producer that lives through what the service does over days (issue #12), shortened.
+
+The emulator applies the service's rules with timings of a second or two
+(``docs/service-lifetime.md``): tokens that expire, connections closed when idle. The
+idle gaps and token lifetimes *are* the scenario here, so the tests wait through them;
+they publish before and after and check that no event failed and every one is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+from anyio_eventhubs import open_streaming_producer
+from anyio_eventhubs.testing.emulator import EventHubsEmulator
+
+from ..emulator_fixtures import _collect_garbage_after_each_test  # noqa: F401
+from ..helpers import Recorder
+
+pytestmark = pytest.mark.anyio
+
+#: every rule off unless a test turns it on, so that each test sees only its own
+OFF: dict[str, Any] = {
+    "first_token_timeout": None,
+    "idle_timeout": None,
+    "first_link_timeout": None,
+    "linkless_timeout": None,
+    "link_idle_timeout": None,
+}
+
+
+def start(**rules: Any) -> EventHubsEmulator:
+    emulator = EventHubsEmulator({"eh1": 2}, **{**OFF, **rules})
+    emulator.start()
+    return emulator
+
+
+@pytest.fixture
+def stop_after() -> Iterator[list[EventHubsEmulator]]:
+    started: list[EventHubsEmulator] = []
+    yield started
+    for emulator in started:
+        emulator.stop()
+
+
+async def publish_across(
+    emulator: EventHubsEmulator, gap: float, rec: Recorder, **options: Any
+) -> None:
+    """Publish a round, stay quiet for *gap* seconds (the scenario), publish again."""
+    conn_str = None if "credential" in options else emulator.connection_string("eh1")
+    async with open_streaming_producer(
+        conn_str, max_wait_time=0.01, **rec.handlers(), **options
+    ) as producer:
+        for i in range(4):
+            await producer.queue_for_send(b"before-%d" % i)
+        await producer.flush()
+        await anyio.sleep(gap)  # the idle gap / token lifetime under test
+        for i in range(4):
+            await producer.queue_for_send(b"after-%d" % i)
+        await producer.flush()
+
+
+async def test_an_idle_gap_longer_than_the_idle_timeout(
+    stop_after: list[EventHubsEmulator],
+) -> None:
+    emulator = start(idle_timeout=0.5)
+    stop_after.append(emulator)
+    rec = Recorder()
+    await publish_across(emulator, 1.5, rec)
+    assert not rec.failed
+    assert emulator.event_count("eh1") == 8
