@@ -98,8 +98,6 @@ class ProducerJournal:
         self.sent_batches: dict[str, SentBatch] = {}
         #: with ``durability="interval"``: seconds between periodic syncs
         self.sync_every = sync_every
-        #: events recovered so far
-        self.recovered = 0
         self._recovering = recovering
         self._recovery_done = None if recovering is None else anyio.Event()
         self._recovery_stopped = False
@@ -275,7 +273,6 @@ async def recover(
             part.fixed_numbers[item.seq] = sent.sequence_number
         store.adopt(part.id, item.seq, origin)
         part.accept(item, current_time())
-        journal.recovered += 1
         part.recovered += 1
         since_yield += 1
         if since_yield >= _YIELD_EVERY:

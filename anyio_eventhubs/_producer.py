@@ -254,20 +254,25 @@ class StreamingProducer(ManyEventsQueueing):
         """
         await self._checkpoint_if_cancelled()
         part, item = self._prepare(event, partition_id, partition_key)
-        if self._journal is not None:
-            await self._queue_journaled(part, item, partition_key)
-            return
+        journal = self._journal
+        if journal is not None and journal.recovering:
+            await journal.wait_recovered()  # recovered events go first
+            if self._closed:
+                raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
         limit = self._options.max_queued_events
-        if part.ledger.outstanding >= limit:
-            while part.ledger.outstanding >= limit:
-                # a full queue is sent at once rather than after max_wait_time
-                part.request_flush(part.ledger.accepted)
-                await part.wait_for_room()
-                if self._closed:
-                    raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
-            part.accept(item, self._current_time())
-            return
+        waited = part.ledger.outstanding >= limit
+        while part.ledger.outstanding >= limit:
+            # a full queue is sent at once rather than after max_wait_time
+            part.request_flush(part.ledger.accepted)
+            await part.wait_for_room()
+            if self._closed:
+                raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
+        if journal is not None:
+            item.seq = part.ledger.accepted
+            journal.accepted(part.id, item, partition_key)  # raises: not accepted
         part.accept(item, self._current_time())
+        if waited:
+            return  # other tasks ran while it waited
         self._since_yield += 1
         if self._since_yield >= _YIELD_EVERY:
             self._since_yield = 0
@@ -297,27 +302,6 @@ class StreamingProducer(ManyEventsQueueing):
             self._journal.accepted(part.id, item, partition_key)
         part.accept(item, self._current_time())
         return True
-
-    async def _queue_journaled(
-        self, part: PartitionState, item: QueuedEvent, partition_key: str | None
-    ) -> None:
-        """``queue_for_send`` with a journal: after recovery, journal, then accept."""
-        assert self._journal is not None
-        if self._journal.recovering:
-            await self._journal.wait_recovered()
-        limit = self._options.max_queued_events
-        while part.ledger.outstanding >= limit and not self._closed:
-            part.request_flush(part.ledger.accepted)
-            await part.wait_for_room()
-        if self._closed:
-            raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
-        item.seq = part.ledger.accepted
-        self._journal.accepted(part.id, item, partition_key)  # raises: not accepted
-        part.accept(item, self._current_time())
-        self._since_yield += 1
-        if self._since_yield >= _YIELD_EVERY:
-            self._since_yield = 0
-            await cancel_shielded_checkpoint()
 
     # -- flush, clear, close -----------------------------------------------------------
 
