@@ -8,7 +8,7 @@ A base class of :class:`~anyio_eventhubs.testing.stateful.StreamingProducerState
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -173,10 +173,14 @@ class ProducerHarness(LoopDriver):
             for pid in self._held
         )
 
-    async def _publish_on_loop(
-        self, event: EventLike, partition_id: str | None, partition_key: str | None
-    ) -> _Attempt:
-        """Publish; if it still waits for room once the loop settled, cancel it."""
+    async def _run_until_settled(
+        self, call: Callable[[], Awaitable[object]]
+    ) -> tuple[Exception | None, bool, bool, dict[str, int]]:
+        """Run *call* on the loop; if it still waits once the loop settled, cancel it.
+
+        Returns its error, whether it was cancelled, whether a held partition was full
+        when it was, and how the accepted counts grew.
+        """
         before = self._accepted_totals()
         outcome: list[Exception | None] = []
         scope = anyio.CancelScope()
@@ -184,9 +188,7 @@ class ProducerHarness(LoopDriver):
         async def attempt() -> None:
             with scope:
                 try:
-                    await self.publish(
-                        self.producer, event, partition_id=partition_id, partition_key=partition_key
-                    )
+                    await call()
                 except Exception as exc:
                     outcome.append(exc)
                 else:
@@ -200,12 +202,19 @@ class ProducerHarness(LoopDriver):
                 full_held = self._full_held_partition()
                 scope.cancel()
         await self.settle()
-        return _Attempt(
-            _growth(before, self._accepted_totals()),
-            outcome[0] if outcome else None,
-            cancelled=not outcome,
-            full_held=full_held,
+        grown = _growth(before, self._accepted_totals())
+        return (outcome[0] if outcome else None), not outcome, full_held, grown
+
+    async def _publish_on_loop(
+        self, event: EventLike, partition_id: str | None, partition_key: str | None
+    ) -> _Attempt:
+        """Publish; if it still waits for room once the loop settled, cancel it."""
+        error, cancelled, full_held, grown = await self._run_until_settled(
+            lambda: self.publish(
+                self.producer, event, partition_id=partition_id, partition_key=partition_key
+            )
         )
+        return _Attempt(grown, error, cancelled=cancelled, full_held=full_held)
 
     async def _try_publish_on_loop(
         self, event: EventLike, partition_id: str | None, partition_key: str | None

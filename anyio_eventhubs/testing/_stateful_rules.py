@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
-import anyio
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
@@ -26,7 +25,7 @@ from .._exceptions import (
 )
 from .._many import QueueManyProgress
 from ._stateful_harness import ProducerHarness
-from ._stateful_model import EventLike, _Attempt, _growth
+from ._stateful_model import EventLike, _Attempt
 from .strategies import event_bodies, event_properties, events, partition_keys
 
 __all__ = ["ProducerRules"]
@@ -97,35 +96,13 @@ class ProducerRules(ProducerHarness):
         """``queue_many_for_send``; if it still waits for room once the loop settled,
         cancel it. Return how many it accepted, its error, the growth and whether it was
         cancelled while a held partition was full."""
-        before = self._accepted_totals()
         progress = QueueManyProgress()
-        outcome: list[Exception | None] = []
-        scope = anyio.CancelScope()
-
-        async def attempt() -> None:
-            with scope:
-                try:
-                    await self.producer.queue_many_for_send(
-                        events,
-                        partition_id=partition_id,
-                        partition_key=partition_key,
-                        progress=progress,
-                    )
-                except Exception as exc:
-                    outcome.append(exc)
-                else:
-                    outcome.append(None)
-
-        full_held = False
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(attempt)
-            await self.settle()
-            if not outcome:
-                full_held = self._full_held_partition()
-                scope.cancel()
-        await self.settle()
-        grown = _growth(before, self._accepted_totals())
-        return progress.accepted, outcome[0] if outcome else None, grown, full_held
+        error, _, full_held, grown = await self._run_until_settled(
+            lambda: self.producer.queue_many_for_send(
+                events, partition_id=partition_id, partition_key=partition_key, progress=progress
+            )
+        )
+        return progress.accepted, error, grown, full_held
 
     @rule(
         templates=st.lists(_templates, min_size=1, max_size=12), route=_indices | partition_keys()
