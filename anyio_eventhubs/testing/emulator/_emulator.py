@@ -51,9 +51,11 @@ class EventHubsEmulator:
     :param first_token_timeout: a connection that has put no accepted token on ``$cbs``
         this long after it was accepted is closed (service: 20).
     :param max_token_lifetime: treat every token as expiring at most this long after it
-        was put (default ``None``: when the token says). When a token expires and no fresh
-        one was put for its audience, the connection's links to that entity are detached
-        with ``amqp:link:detach-forced``, and new ones are refused.
+        was first put (default ``None``: when the token says); the same token put again
+        after that is refused as expired, as the service refuses an expired token. When
+        a token expires and no fresh one was put for its audience, the connection's links
+        to that entity are detached with ``amqp:link:detach-forced``, and new ones are
+        refused.
     :param idle_timeout: the ``idle-time-out`` of the emulator's AMQP ``open``: a
         connection that sends no frame, not even an empty one, for this long is closed
         (service: 240).

@@ -52,6 +52,8 @@ class ServerHooks(Protocol):
     receivers: ReceiverRegistry
     key_name: str
     key: str | None
+    tokens_first_put: dict[str, float]
+    """token -> when it was first accepted (only with ``max_token_lifetime``)"""
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> None: ...
 

@@ -57,9 +57,10 @@ class ServiceRules:
     """A connection that has put no accepted token on ``$cbs`` this long after it was
     accepted is closed with ``amqp:unauthorized-access``."""
     max_token_lifetime: float | None = None
-    """Treat every token as expiring at most this long after it was put, whatever its
-    own expiry says (``None``: a token expires when it says, SAS ``se=`` or the put-token's
-    ``expiration``)."""
+    """Treat every token as expiring at most this long after it was first put, whatever
+    its own expiry says (``None``: a token expires when it says, SAS ``se=`` or the
+    put-token's ``expiration``). The same token put again after that is refused (401,
+    "ExpiredToken"), as the service refuses an expired token."""
     idle_timeout: float | None = 240.0
     """The ``idle-time-out`` of the emulator's AMQP ``open``: a connection that sends no
     frame for this long is closed (``amqp:resource-limit-exceeded``)."""
@@ -154,13 +155,23 @@ class ConnectionGuard:
     # --- tokens -----------------------------------------------------------------------
 
     def token_put(
-        self, audience: str, expires_at: float | None, *, now: float | None = None
+        self,
+        audience: str,
+        expires_at: float | None,
+        *,
+        now: float | None = None,
+        first_put: float | None = None,
     ) -> None:
-        """Record an accepted token for ``audience`` (``expires_at``: wall-clock seconds)."""
+        """Record an accepted token for ``audience`` (``expires_at``: wall-clock seconds).
+
+        ``max_token_lifetime`` counts from *first_put*, when the same token was first put
+        (on any connection), else from *now*.
+        """
         now = time.time() if now is None else now
         expiry = math.inf if expires_at is None else expires_at
         if self.rules.max_token_lifetime is not None:
-            expiry = min(expiry, now + self.rules.max_token_lifetime)
+            start = now if first_put is None else first_put
+            expiry = min(expiry, start + self.rules.max_token_lifetime)
         path = audience_path(audience)
         token = self._tokens[path] = _Token(audience, path, expiry)
         self._token_put = True

@@ -49,6 +49,7 @@ class ServerLoop:
         self.receivers = ReceiverRegistry()
         self.key_name = key_name
         self.key = key
+        self.tokens_first_put: dict[str, float] = {}
         self._listener = listener
         self._ids = connection_ids
         self._selector = selectors.DefaultSelector()
