@@ -7,7 +7,8 @@ proxy, custom endpoint, user agent), and carries on it:
 
 - CBS: the token of the hub's audience ``sb://<namespace>/<hub>``, put once (it covers
   ``$management`` and every partition's link, as azure-eventhub's own clients put the
-  same audience for all of them), and put again before it expires (:func:`refresh_token`);
+  same audience for all of them), and put again before it expires
+  (:func:`~anyio_eventhubs._azure_amqp_token.refresh_token`);
 - ``$management``: the partition ids, read while opening, and again on the same link
   when the producer refreshes them (:func:`read_partition_ids_shared`);
 - every partition's sender link (``_azure_amqp_link.PartitionLink``), each on a session
@@ -25,7 +26,6 @@ Everything here runs on the client's event loop (through the bridge).
 from __future__ import annotations
 
 import asyncio
-import time
 from contextlib import suppress
 from contextvars import ContextVar
 from functools import partial
@@ -54,15 +54,12 @@ __all__ = [
     "open_shared_connection",
     "pump",
     "read_partition_ids_shared",
-    "refresh_token",
 ]
 
 #: seconds the pump waits for a frame before it looks at the connection's timers again
 _LISTEN_WAIT = 1.0
 #: seconds a ``$management`` request on the shared connection may wait for its answer
 _MANAGEMENT_TIMEOUT = 60.0
-#: seconds between two looks at the token's expiry, at most and at least
-_TOKEN_CHECK_MAX, _TOKEN_CHECK_MIN = 60.0, 1.0
 
 #: whether the current task is the pump (the only reader of the socket)
 _READING: ContextVar[bool] = ContextVar("anyio_eventhubs_amqp_reading", default=False)
@@ -107,6 +104,20 @@ class SharedConnection:
         self.closing = False
         self.error: BaseException | None = None
         self._progress = asyncio.Event()
+        #: the lifetime of the token put last, in seconds (``_azure_amqp_token``)
+        self.token_lifetime: float | None = None
+        #: held while a token is put (by the refresher or for a refused link)
+        self.token_lock = asyncio.Lock()
+        #: how many tokens were put since it opened (not counting the first)
+        self.token_puts = 0
+        #: whether the caller was told that its AzureSasCredential is about to expire
+        self.sas_warned = False
+        #: closed because the service refused a link for its token even after a fresh
+        #: token was put (``PartitionLink.open``)
+        self.closed_for_token = False
+        #: opened because the connection before was ``closed_for_token``: a link refused
+        #: for its token here fails (until a link attached here)
+        self.after_token_refusal = False
         #: events of the sends waiting for an outcome (set when the pump stops)
         self.waiters: set[asyncio.Event] = set()
 
@@ -265,18 +276,3 @@ async def close_shared_connection(shared: SharedConnection) -> None:
         await close_amqp_client(shared.management)
     finally:
         await _close_connection(connection)
-
-
-async def refresh_token(shared: SharedConnection) -> float:
-    """Put a fresh token for the hub's audience if the current one is due; return the
-    seconds until it is worth looking again.
-
-    pyamqp's CBS authenticator refreshes when a tenth of the token's lifetime is left.
-
-    :raises AMQPException: if the token was refused or the connection is gone.
-    """
-    cbs = shared.management._cbs_authenticator
-    while not await cbs.handle_token():
-        await shared.wait_progress()
-    due = cbs._expires_on - cbs._refresh_window - time.time()
-    return float(min(_TOKEN_CHECK_MAX, max(_TOKEN_CHECK_MIN, due)))

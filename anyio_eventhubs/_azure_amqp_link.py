@@ -15,7 +15,8 @@ from typing import Any
 
 from azure.eventhub import EventDataBatch
 
-from ._azure_amqp import SharedConnection
+from ._azure_amqp import SharedConnection, close_shared_connection
+from ._azure_amqp_token import put_fresh_token, with_sas_hint
 from ._azure_internals import (
     LinkOptions,
     _remote_properties,
@@ -34,7 +35,13 @@ try:
         MessageDeliveryState,
         SessionTransferState,
     )
-    from azure.eventhub._pyamqp.error import ErrorCondition, MessageException
+    from azure.eventhub._pyamqp.error import (
+        AMQPConnectionError,
+        AMQPException,
+        AuthenticationException,
+        ErrorCondition,
+        MessageException,
+    )
     from azure.eventhub._pyamqp.message import _MessageDelivery
     from azure.eventhub._pyamqp.types import TYPE, VALUE, AMQPTypes
 except ImportError as exc:  # pragma: no cover - exercised only by a changed client
@@ -86,9 +93,47 @@ class PartitionLink:
         )
 
     async def open(self, options: LinkOptions | None = None) -> int:
-        """Attach the link if it is not attached; return its maximum message size."""
+        """Attach the link if it is not attached; return its maximum message size.
+
+        For the token: a link the service detached for its token (``RenewToken``, the
+        token expired, perhaps earlier than its holder was told) is attached again after
+        a fresh token was put; a link it refuses for its token
+        (``amqp:unauthorized-access``) too, once. If the fresh token or the attach after
+        it is refused, the connection is closed so that the next attempt opens a new
+        one (``AMQPConnectionError``: transient), once; after that, or for an expired
+        ``AzureSasCredential``, the refusal is raised.
+        """
         if self._attached():
             return self._max_message_size
+        shared: SharedConnection = self._holder.current
+        fresh = self._shared is shared and _for_token(getattr(self._link, "_error", None))
+        puts = shared.token_puts
+        while True:
+            try:
+                if fresh:
+                    await put_fresh_token(shared, puts)
+                return await self._attach(options)
+            except AMQPException as exc:
+                if not _for_token(exc):
+                    raise
+                if not fresh:  # refused with the token as it was: put a fresh one
+                    fresh, puts = True, shared.token_puts
+                    continue
+                error = with_sas_hint(shared.client, exc)
+                if error is not exc or shared.after_token_refusal:
+                    raise error from exc
+                cause = exc
+                break
+        shared.closed_for_token = True
+        await close_shared_connection(shared)
+        shared.stopped()
+        raise AMQPConnectionError(
+            ErrorCondition.ConnectionCloseForced,
+            description="a fresh token, or a link after it, was refused "
+            f"({cause.description!r}); the next attempt opens a new connection",
+        ) from cause
+
+    async def _attach(self, options: LinkOptions | None) -> int:
         await self.reset()
         shared: SharedConnection = self._holder.current
         if shared.dead:
@@ -122,6 +167,7 @@ class PartitionLink:
         if options is not None:
             options.remote_properties = _remote_properties(link)
             options.attaches += 1
+        shared.after_token_refusal = False
         transport = shared.client._amqp_transport
         self._max_message_size = int(
             link.remote_max_message_size or transport.MAX_MESSAGE_LENGTH_BYTES
@@ -192,6 +238,25 @@ class PartitionLink:
         if link is not None:
             await link.detach(close=True)
         await session.end()
+
+
+def _for_token(error: object) -> bool:
+    """Whether *error* is the service's refusal of a token, or of a link for its token."""
+    if isinstance(error, AuthenticationException):
+        return True  # a put-token refused
+    if not isinstance(error, AMQPException):
+        return False
+    condition = error.condition
+    if isinstance(condition, ErrorCondition):
+        condition = condition.value
+    if condition == ErrorCondition.UnauthorizedAccess.value:
+        return True
+    description = error.description
+    if isinstance(description, bytes):
+        description = description.decode("utf-8", "replace")
+    return condition == ErrorCondition.LinkDetachForced.value and any(
+        words in (description or "") for words in ("RenewToken", "Unauthorized access")
+    )
 
 
 # -- the partition producer's calls, for either kind of partition ---------------------------

@@ -40,6 +40,7 @@ else:
 from . import _azure_internals as internals
 from ._azure_amqp import IMPORT_ERROR as _AMQP_IMPORT_ERROR
 from ._azure_amqp_link import IMPORT_ERROR as _LINK_IMPORT_ERROR
+from ._azure_amqp_token import IMPORT_ERROR as _TOKEN_IMPORT_ERROR
 from ._azure_internals import (
     IMPORT_ERROR,
     LinkOptions,
@@ -312,7 +313,13 @@ def check_internals() -> None:
     :raises IncompatibleAzureEventHubError: naming what changed, and the versions of
         azure-eventhub this release was verified with.
     """
-    missing = IMPORT_ERROR or _AMQP_IMPORT_ERROR or _LINK_IMPORT_ERROR or _CHECK_IMPORT_ERROR
+    missing = (
+        IMPORT_ERROR
+        or _AMQP_IMPORT_ERROR
+        or _LINK_IMPORT_ERROR
+        or _TOKEN_IMPORT_ERROR
+        or _CHECK_IMPORT_ERROR
+    )
     if missing is not None:
         raise IncompatibleAzureEventHubError(
             f"azure-eventhub {azure_eventhub_version} lacks a private module anyio-eventhubs "

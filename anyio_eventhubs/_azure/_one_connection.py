@@ -24,12 +24,17 @@ from .._azure_amqp import (
     open_shared_connection,
     pump,
     read_partition_ids_shared,
-    refresh_token,
 )
 from .._azure_amqp_link import PartitionLink
+from .._azure_amqp_token import refresh_token, token_lifetime, with_sas_hint
 from .._azure_internals import close_amqp_client
 from ._bridge import Bridge
 from ._errors import map_exceptions, redact
+
+try:
+    from azure.eventhub._pyamqp.error import AuthenticationException
+except ImportError:  # pragma: no cover - exercised only by a changed client
+    AuthenticationException = Exception  # type: ignore[assignment,misc]
 
 __all__ = ["OneConnection", "open_jobs"]
 
@@ -37,6 +42,8 @@ logger = logging.getLogger("anyio_eventhubs")
 
 #: seconds that closing what a failed reopen left may take
 _CLOSE_TIMEOUT = 5.0
+#: seconds before trying again to renew a token that could not be renewed
+_TOKEN_RETRY = 5.0
 
 
 class OneConnection:
@@ -80,8 +87,12 @@ class OneConnection:
             return await self._open()
 
     async def _open(self) -> list[str]:
-        shared, ids = await self._bridge.run(open_shared_connection, self._client, self._opened)
+        try:
+            shared, ids = await self._bridge.run(open_shared_connection, self._client, self._opened)
+        except AuthenticationException as exc:  # an expired AzureSasCredential says so
+            raise with_sas_hint(self._client, exc) from exc
         self._opened.remove(shared.management)
+        shared.token_lifetime = token_lifetime(shared)
         self.current = shared
         self.opens += 1
         self._task_group.start_soon(self._serve, shared)
@@ -106,6 +117,8 @@ class OneConnection:
             try:
                 with map_exceptions(f"{context} (opening the connection again)"):
                     await self._open()
+                assert self.current is not None
+                self.current.after_token_refusal = old is not None and old.closed_for_token
             except BaseException:
                 # not left for the producer's close: a credential refused again and again
                 # would pile up sockets until then
@@ -169,14 +182,16 @@ class OneConnection:
             try:
                 delay = await self._bridge.run(refresh_token, shared)
             except Exception as exc:
-                if not shared.dead:
+                if not shared.dead:  # else the loop ends
+                    hinted = with_sas_hint(self._client, exc)
                     logger.warning(
-                        "%s: could not renew the token on the connection (%s); its links "
-                        "will be detached when the current token expires",
+                        "%s: could not renew the token on the connection (%s); trying again "
+                        "in %g s; its links are detached if the current token expires first",
                         self._context,
-                        redact(f"{type(exc).__name__}: {exc}"),
+                        redact(f"{type(hinted).__name__}: {hinted}"),
+                        _TOKEN_RETRY,
                     )
-                return
+                delay = _TOKEN_RETRY
             await anyio.sleep(delay)
 
 

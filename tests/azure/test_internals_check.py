@@ -34,6 +34,7 @@ ADAPTER = [
     PACKAGE / "_azure_internals.py",
     PACKAGE / "_azure_amqp.py",
     PACKAGE / "_azure_amqp_link.py",
+    PACKAGE / "_azure_amqp_token.py",
     *sorted((PACKAGE / "_azure").glob("*.py")),
 ]
 

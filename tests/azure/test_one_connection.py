@@ -16,7 +16,7 @@ from azure.eventhub.aio import EventHubProducerClient
 
 from anyio_eventhubs import RetryOptions, open_streaming_producer
 from anyio_eventhubs._azure import azure_transport
-from anyio_eventhubs._azure_amqp import refresh_token
+from anyio_eventhubs._azure_amqp_token import refresh_token
 from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
 from .conftest import namespace, wait_until
