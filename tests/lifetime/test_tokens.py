@@ -234,3 +234,22 @@ async def test_an_expired_sas_credential_fails_clearly(
     assert "AzureSasCredential" in str(error)
     assert "update()" in str(error)  # says how to give it a new signature
     assert any("update()" in r.getMessage() for r in caplog.records)  # warned before
+
+
+async def test_opening_with_an_expired_sas_credential_says_why(
+    stop_after: list[EventHubsEmulator],
+) -> None:
+    emulator = start()
+    stop_after.append(emulator)
+    credential = AzureSasCredential(sas_token(emulator, "eh1", lifetime=-60))
+    with pytest.raises(AuthenticationError) as info:
+        async with open_streaming_producer(
+            fully_qualified_namespace=namespace(emulator),
+            eventhub_name="eh1",
+            credential=credential,
+        ):
+            pass  # pragma: no cover
+    assert not info.value.is_transient
+    assert "AzureSasCredential" in str(info.value)
+    assert "update()" in str(info.value)
+    assert "ExpiredToken" in str(info.value)  # and what the service said
