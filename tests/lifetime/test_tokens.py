@@ -20,7 +20,14 @@ import pytest
 from azure.core.credentials import AccessToken, AzureSasCredential
 from azure.eventhub.aio import _client_base_async
 
-from anyio_eventhubs import AuthenticationError, RetryOptions, open_streaming_producer
+from anyio_eventhubs import (
+    AuthenticationError,
+    RetryOptions,
+    _azure_amqp_link,
+    open_streaming_producer,
+)
+from anyio_eventhubs._azure._one_connection import OneConnection
+from anyio_eventhubs._azure_amqp_link import PartitionLink
 from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
 from ..azure.conftest import namespace, sas_token
@@ -150,6 +157,49 @@ async def test_a_token_the_service_drops_early_is_replaced_when_a_link_is_refuse
     assert not rec.failed
     assert emulator.event_count("eh1") == 8
     assert "amqp:link:detach-forced" in expired_detaches(emulator)  # it did happen
+    assert emulator.connections_accepted == 1
+
+
+async def test_a_link_refused_for_an_expired_token_gets_a_fresh_token(
+    stop_after: list[EventHubsEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link with no detach of its own to go by (here: reset after the token was dropped)
+    is refused at its attach; a fresh token is put and it attaches, on the same connection."""
+    emulator = start(max_token_lifetime=1.0)
+    stop_after.append(emulator)
+    links: list[PartitionLink] = []
+    make_link = OneConnection.link
+
+    def recorded(one: OneConnection, producer: Any) -> PartitionLink:
+        links.append(make_link(one, producer))
+        return links[-1]
+
+    monkeypatch.setattr(OneConnection, "link", recorded)
+    puts: list[object] = []
+    put = _azure_amqp_link.put_fresh_token
+
+    async def counted(shared: Any, seen: int) -> None:
+        puts.append(shared)
+        await put(shared, seen)
+
+    monkeypatch.setattr(_azure_amqp_link, "put_fresh_token", counted)
+    rec = Recorder()
+    async with open_streaming_producer(
+        emulator.connection_string("eh1"), max_wait_time=0.01, **rec.handlers()
+    ) as producer:
+        await producer.queue_for_send(b"before", partition_id="0")
+        await producer.flush()
+        detached = await anyio.to_thread.run_sync(
+            lambda: emulator.wait_until(lambda: bool(expired_detaches(emulator)), timeout=5)
+        )
+        assert detached
+        link = next(link for link in links if link._handler.target.endswith("/0"))
+        await link._holder._bridge.run(link.reset)  # forgets the detach it saw
+        await producer.queue_for_send(b"after", partition_id="0")
+        await producer.flush()
+    assert not rec.failed
+    assert emulator.event_count("eh1") == 2
+    assert len(puts) == 1  # after the refusal: the link had no detach to go by
     assert emulator.connections_accepted == 1
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from proton import Collector, Condition, Connection, Delivery, Event, Transport
+from proton import Collector, Condition, Connection, Delivery, Event, Terminus, Transport
 
 from ._codec import encode_symbol
 from ._consumer import ConsumerLink
@@ -301,6 +301,10 @@ class ServerConnection:
         self._roles[link.name, True] = consumer
 
     def _refuse(self, link: Any, description: str, condition: str = NOT_FOUND) -> None:
+        # as the service (and AMQP 1.0, 2.6.3) refuses a link: an attach with a null
+        # source and target, then the detach with the error
+        link.source.type = Terminus.UNSPECIFIED
+        link.target.type = Terminus.UNSPECIFIED
         link.open()
         link.condition = Condition(condition, description)
         link.close()
