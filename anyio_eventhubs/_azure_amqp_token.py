@@ -49,7 +49,7 @@ __all__ = [
 
 logger = logging.getLogger("anyio_eventhubs")
 
-#: a token is put again when this share of its lifetime is left (pyamqp's and .NET's rule)
+#: a token is put again when this share of its lifetime is left (pyamqp's rule)
 _REFRESH_SHARE = 0.1
 #: ... or this many seconds, if more (but never earlier than half-way)
 _REFRESH_MARGIN = 2.0

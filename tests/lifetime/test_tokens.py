@@ -28,6 +28,7 @@ from anyio_eventhubs import (
 )
 from anyio_eventhubs._azure._one_connection import OneConnection
 from anyio_eventhubs._azure_amqp_link import PartitionLink
+from anyio_eventhubs._azure_amqp_token import refresh_at
 from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
 from ..azure.conftest import namespace, sas_token
@@ -303,3 +304,12 @@ async def test_opening_with_an_expired_sas_credential_says_why(
     assert "AzureSasCredential" in str(info.value)
     assert "update()" in str(info.value)
     assert "ExpiredToken" in str(info.value)  # and what the service said
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "before_expiry"),
+    [(3600, 360.0), (30, 3.0), (10, 2.0), (3, 1.5), (1, 0.5), (0, 0.0)],
+)
+def test_when_a_token_is_put_again(lifetime: float, before_expiry: float) -> None:
+    """A tenth of the lifetime before the expiry, or 2 s if more, but not before half-way."""
+    assert refresh_at(1000.0, lifetime) == pytest.approx(1000.0 - before_expiry)
