@@ -5,6 +5,7 @@
     python benchmarks/lifetime_soak.py [--minutes 30] [--backend asyncio|trio]
                                        [--token-lifetime 10] [--idle-timeout 4]
                                        [--restart-every 120] [--rate 2000] [--quick]
+                                       [--samples FILE]
 
 A benchmark, not a test (issue #12; ``docs/service-lifetime.md`` reports a run). The
 emulator runs in a process of its own (this file, started again with ``--serve``) with
@@ -22,7 +23,8 @@ client knows, as azure-identity's), and a connection with no frame for
 Handlers tick a per-event table of outcomes. Every 10 s it samples its resident set
 size, threads and open file descriptors. It prints the events published and failed,
 events with no outcome or with two, events published but not stored, how many went to
-the added partition, and the samples of the first and last quarter. Exits 1 if an event
+the added partition, the peaks of the first and last quarter and the RSS at each tenth
+of the run (``--samples`` writes every sample). Exits 1 if an event
 has no outcome or two, if any failed (every one was publishable), if one reported
 published is not stored, or if the run fails. ``--quick`` is the CI version: about 40 s.
 """
@@ -30,6 +32,7 @@ published is not stored, or if the run fails. ``--quick`` is the CI version: abo
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -52,12 +55,14 @@ def index_of(event: bytes) -> int:
     return int(bytes(event[:_DIGITS]))
 
 
-def sample() -> tuple[float, int, int]:
-    """This process's resident set (MiB), threads and open file descriptors (Linux)."""
+def sample() -> tuple[float, int, int, int]:
+    """This process's resident set (MiB), threads, open file descriptors (Linux) and the
+    objects the garbage collector tracks (a leak of Python objects shows as a climb)."""
     with open("/proc/self/statm") as f:
         rss_pages = int(f.read().split()[1])
     rss = rss_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
-    return rss, len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+    threads, fds = len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+    return rss, threads, fds, len(gc.get_objects())
 
 
 # -- the emulator's side (python lifetime_soak.py --serve) -----------------------------------
@@ -158,7 +163,7 @@ class Outcomes:
 
 async def produce(
     args: argparse.Namespace, emulator: EmulatorProcess, outcomes: Outcomes
-) -> tuple[int, list[tuple[float, float, int, int]]]:
+) -> tuple[int, list[tuple[float, float, int, int, int]]]:
     """Publish for the whole run, with its idle gaps, restarts and the added partition."""
     import anyio
 
@@ -166,7 +171,7 @@ async def produce(
 
     duration = args.seconds if args.seconds is not None else args.minutes * 60
     retry = RetryOptions(max_retries=10, delay=0.05, max_delay=2.0, try_timeout=10)
-    samples: list[tuple[float, float, int, int]] = []
+    samples: list[tuple[float, float, int, int, int]] = []
     started = time.monotonic()
     index = 0
     async with open_streaming_producer(
@@ -221,7 +226,7 @@ async def produce(
     return index, samples
 
 
-def _quarters(samples: list[tuple[float, float, int, int]]) -> str:
+def _quarters(samples: list[tuple[float, float, int, int, int]]) -> str:
     q = max(1, len(samples) // 4)
     lines = []
     for label, part in (("first quarter", samples[:q]), ("last quarter", samples[-q:])):
@@ -229,6 +234,16 @@ def _quarters(samples: list[tuple[float, float, int, int]]) -> str:
         threads = max(s[2] for s in part)
         fds = max(s[3] for s in part)
         lines.append(f"{label:14} peak RSS {rss:6.1f} MiB, threads {threads}, fds {fds}")
+    # the whole curve, coarsely: a leak shows as a climb, a one-off step as a plateau
+    tenths = [samples[min(len(samples) - 1, i * len(samples) // 10)] for i in range(10)]
+    lines.append(
+        "RSS by tenth of the run: "
+        + " ".join(f"{s[1]:.1f}" for s in [*tenths, samples[-1]])
+        + " MiB"
+    )
+    lines.append(
+        "objects by tenth:        " + " ".join(f"{s[4]:,}" for s in [*tenths, samples[-1]])
+    )
     return "\n".join(lines)
 
 
@@ -243,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-every", type=float, default=60.0, help="seconds between gaps")
     parser.add_argument("--restart-every", type=float, default=120.0)
     parser.add_argument("--quick", action="store_true", help="the CI version (~40 s)")
+    parser.add_argument("--samples", default=None, help="write every sample (JSON lines)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -264,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     emulator = EmulatorProcess(args)
     outcomes = Outcomes(int(args.rate * duration * 1.5) + 100_000)
     error: BaseException | None = None
-    samples: list[tuple[float, float, int, int]] = []
+    samples: list[tuple[float, float, int, int, int]] = []
     started = time.monotonic()
     try:
         _, samples = anyio.run(produce, args, emulator, outcomes, backend=args.backend)
@@ -293,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"to the added partition {outcomes.added_partition_events:,} {sorted(outcomes.added)}")
     if samples:
         print(_quarters(samples))
+        if args.samples:
+            with open(args.samples, "w") as out:
+                for elapsed, rss, threads, fds, objects in samples:
+                    fields = {"s": round(elapsed, 1), "rss_mib": round(rss, 2)}
+                    fields.update(threads=threads, fds=fds, objects=objects)
+                    out.write(json.dumps(fields) + "\n")
     if error is not None:
         print(f"the run failed: {type(error).__name__}: {error}", file=sys.stderr)
     ok = (
