@@ -35,6 +35,12 @@ KEYS = 16
 RUN_STRIDE = 1_000_000
 
 
+def say(line: str) -> None:
+    """Tell the parent *line* in one write: a kill never leaves half of it (under
+    PYTHONUNBUFFERED, ``print`` writes its parts one system call at a time)."""
+    os.write(sys.stdout.fileno(), line.encode() + b"\n")
+
+
 def key_of(n: int) -> str:
     return f"key-{n % KEYS}"
 
@@ -84,7 +90,7 @@ class Handlers:
 
     def on_failed(self, args: Any) -> None:
         self.failed += len(args.events)
-        print(f"failed {len(args.events)}: {args.error!r}", flush=True)
+        say(f"failed {len(args.events)}: {args.error!r}")
 
 
 async def publish(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,7 +105,7 @@ async def publish(args: argparse.Namespace) -> dict[str, Any]:
             on_publish_succeeded=handlers.on_succeeded,
             on_publish_failed=handlers.on_failed,
         ) as producer:
-            print("open", flush=True)
+            say("open")
             started = anyio.current_time()
             base = args.run * RUN_STRIDE
             for i in range(args.count):
@@ -113,7 +119,7 @@ async def publish(args: argparse.Namespace) -> dict[str, Any]:
                 await producer.queue_for_send(event, partition_key=key_of(n))
                 os.write(record, b"%d\n" % n)
                 if i == 0:
-                    print("first", producer.statistics().recovered, flush=True)
+                    say(f"first {producer.statistics().recovered}")
                     started = anyio.current_time()
                 if i % 20 == 19:  # pace the offer: at most `rate` events per second
                     await anyio.sleep(
@@ -144,7 +150,7 @@ def main() -> int:
     parser.add_argument("--idempotent", action="store_true")
     args = parser.parse_args()
     result = anyio.run(publish, args, backend=args.backend)
-    print("done " + json.dumps(result), flush=True)
+    say("done " + json.dumps(result))
     return 0
 
 

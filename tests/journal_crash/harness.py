@@ -70,7 +70,8 @@ class Child:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
+            if line.endswith("\n"):  # not the torn end of a line cut short by the kill
+                self.lines.put(line.removesuffix("\n"))
         self.lines.put(None)
 
     def wait_for(self, prefix: str, timeout: float) -> str | None:
