@@ -5,11 +5,18 @@ a detach by the service, or a new connection) and sends one batch at a time on i
 ``*_partition`` functions and :func:`send_once` take either it or azure-eventhub's own
 partition producer (for a caller's ``client=``), for the transport and idempotent
 publishing alike.
+
+A batch leaves a :class:`PartitionLink` as the payload :func:`~._codec.encode_batch`
+builds from the events' encoded bytes (:func:`transfer` writes it as pyamqp's
+``SenderLink._outgoing_transfer`` writes a message it encodes itself), so no event is
+encoded twice; azure's partition producer gets an ``EventDataBatch`` filled with them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import struct
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -21,10 +28,12 @@ from ._azure_internals import (
     LinkOptions,
     _remote_properties,
     close_partition_producer,
+    fill_batch,
     open_partition_producer,
     reset_partition_producer,
     send_batch_once,
 )
+from ._codec import BATCH_MESSAGE_FORMAT, encode_batch
 
 try:
     from azure.eventhub._pyamqp.aio._sender_async import PendingDelivery
@@ -56,7 +65,10 @@ __all__ = [
     "open_partition",
     "reset_partition",
     "send_once",
+    "transfer",
 ]
+
+_pack_tag = struct.Struct(">I").pack
 
 
 class PartitionLink:
@@ -174,8 +186,8 @@ class PartitionLink:
         )
         return self._max_message_size
 
-    async def send(self, message: Any, options: LinkOptions | None = None) -> None:
-        """Transfer *message* once and wait for the service's outcome.
+    async def send(self, payload: bytes, options: LinkOptions | None = None) -> None:
+        """Transfer *payload* (an encoded batch message) once and wait for the outcome.
 
         :raises AMQPException: (a subclass) for a refusal, a lost link or connection.
         """
@@ -184,11 +196,11 @@ class PartitionLink:
         if shared is None or link is None:
             raise RuntimeError("PartitionLink.send() found no link after opening it")
         outcome = _MessageDelivery(  # type: ignore[no-untyped-call]
-            message, MessageDeliveryState.WaitingForSendAck
+            None, MessageDeliveryState.WaitingForSendAck
         )
         settled = asyncio.Event()
         delivery = PendingDelivery(  # type: ignore[no-untyped-call]
-            message=message,
+            message=None,
             on_delivery_settled=partial(self._settled, outcome, settled),
             settled=False,
             network_trace_params=link.network_trace_params,
@@ -201,7 +213,7 @@ class PartitionLink:
             while True:
                 link._check_if_closed()
                 link._pending_deliveries.append(delivery)
-                await link._outgoing_transfer(delivery)
+                await transfer(link, delivery, payload)
                 if delivery.transfer_state == SessionTransferState.OKAY:
                     break
                 # the service's session window is closed: not written; wait for a flow
@@ -259,6 +271,35 @@ def _for_token(error: object) -> bool:
     )
 
 
+async def transfer(link: Any, delivery: Any, payload: bytes) -> None:
+    """``SenderLink._outgoing_transfer`` for a batch whose *payload* is already encoded.
+
+    The same transfer frame, which the session splits by the peer's maximum frame size,
+    and the same link bookkeeping when the session wrote it; *delivery* is unsettled.
+    """
+    count = link.delivery_count + 1
+    delivery.frame = {
+        "handle": link.handle,
+        "delivery_tag": _pack_tag(abs(count)),
+        "message_format": BATCH_MESSAGE_FORMAT,
+        "settled": delivery.settled,
+        "more": False,
+        "rcv_settle_mode": None,
+        "state": None,
+        "resume": None,
+        "aborted": None,
+        "batchable": None,
+        "payload": payload,
+    }
+    await link._session._outgoing_transfer(
+        delivery, link.network_trace_params if link.network_trace else None
+    )
+    if delivery.transfer_state == SessionTransferState.OKAY:
+        link.delivery_count = count
+        link.current_link_credit -= 1
+        delivery.sent = True
+
+
 # -- the partition producer's calls, for either kind of partition ---------------------------
 
 
@@ -269,11 +310,19 @@ async def open_partition(producer: Any, link: LinkOptions | None = None) -> int:
     return await open_partition_producer(producer, link)
 
 
-async def send_once(producer: Any, batch: EventDataBatch, link: LinkOptions | None = None) -> None:
-    """:func:`~anyio_eventhubs._azure_internals.send_batch_once`, or a shared link's."""
+async def send_once(
+    producer: Any, messages: Sequence[bytes], size_in_bytes: int, link: LinkOptions | None = None
+) -> None:
+    """Send one batch of encoded *messages* (adding up to *size_in_bytes*) once.
+
+    On a shared link as one payload of their bytes; on azure's partition producer as an
+    ``EventDataBatch`` (:func:`~anyio_eventhubs._azure_internals.send_batch_once`).
+    """
     if isinstance(producer, PartitionLink):
-        await producer.send(batch._message, link)
+        await producer.send(encode_batch(messages), link)
         return
+    batch = EventDataBatch()
+    fill_batch(batch, list(messages), size_in_bytes)
     await send_batch_once(producer, batch, link)
 
 

@@ -1,11 +1,13 @@
-"""Every use of azure-eventhub's private internals, behind one small adapter.
+"""The link plumbing of azure-eventhub's aio client, behind one small adapter.
 
-azure-eventhub has no public API to encode one ``EventData`` to AMQP bytes, to decode
-such bytes back, or to fill an ``EventDataBatch`` with events already encoded. This
-module does those three things with the client's own private encoder and decoder, and
+Events are encoded by our own codec (``_codec``); what is left here is driving the
+client's partition producers and connections one level below its public API (open a
+link, send one batch once, close), filling an ``EventDataBatch`` with events already
+encoded for a caller's ``client=`` (the producer's own connection sends their bytes as
+they are, ``_azure_amqp_link``), and reading the partition ids.
 :func:`ensure_compatible` (in ``_azure_internals_check``, with the list of every private
-name used) proves, when the azure transport is first used, not at import, that they still
-behave as assumed; if not, opening fails with ``IncompatibleAzureEventHubError``.
+name used) proves, when the azure transport is first used, not at import, that these
+still behave as assumed; if not, opening fails with ``IncompatibleAzureEventHubError``.
 
 The same holds for what idempotent publishing needs (:class:`LinkOptions`: a sender
 link's desired capabilities and attach properties, and the attach reply's properties).
@@ -18,8 +20,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from azure.eventhub import EventData, EventDataBatch
-from azure.eventhub.amqp import AmqpMessageBodyType
+from azure.eventhub import EventDataBatch
 
 try:
     from azure.eventhub._constants import MGMT_OPERATION as _MGMT_OPERATION
@@ -27,11 +28,8 @@ try:
     from azure.eventhub._constants import MGMT_STATUS_DESC as _MGMT_STATUS_DESC
     from azure.eventhub._constants import READ_OPERATION as _READ_OPERATION
     from azure.eventhub._pyamqp import error as amqp_errors
-    from azure.eventhub._pyamqp._decode import decode_payload
-    from azure.eventhub._pyamqp._encode import encode_payload
     from azure.eventhub._pyamqp.constants import LinkState
     from azure.eventhub._pyamqp.types import TYPE, VALUE, AMQPTypes
-    from azure.eventhub._transport._pyamqp_transport import PyamqpTransport
     from azure.eventhub.aio import EventHubProducerClient
 except ImportError as exc:  # pragma: no cover - exercised only by a changed client
     #: reported by ensure_compatible() when the azure transport is first used, not here:
@@ -44,76 +42,17 @@ __all__ = [
     "IMPORT_ERROR",
     "LinkOptions",
     "amqp_errors",
-    "body_only",
     "client_namespace",
     "close_amqp_client",
     "close_partition_producer",
     "create_partition_producer",
-    "decode_event",
     "describe_endpoint",
-    "encode_event_data",
     "fill_batch",
     "open_partition_producer",
     "read_partition_ids",
     "reset_partition_producer",
     "send_batch_once",
 ]
-
-
-def encode_event_data(
-    event: EventData, partition_key: str | None, extra_properties: Mapping[str, str] | None = None
-) -> bytes:
-    """Encode *event* as one AMQP message, stamping *partition_key* as azure-eventhub does.
-
-    *extra_properties* (trace context) are added to the encoded message's application
-    properties; *event* itself is not changed.
-    """
-    message = PyamqpTransport.to_outgoing_amqp_message(  # type: ignore[no-untyped-call]
-        event.raw_amqp_message
-    )
-    if partition_key is not None:
-        message = PyamqpTransport.set_message_partition_key(message, partition_key)
-    if extra_properties:
-        merged = {**(message.application_properties or {}), **extra_properties}
-        message = message._replace(application_properties=merged)
-    out = bytearray()
-    encode_payload(out, message)
-    return bytes(out)
-
-
-def _all_unset(section: object) -> bool:
-    return section is None or all(v is None for v in vars(section).values())
-
-
-def body_only(event: EventData) -> bytes | None:
-    """Return *event*'s body if it has nothing else (so it can take the fast path), else ``None``.
-
-    "Nothing else": one ``data`` section, and no header field, property, application
-    property, annotation, delivery annotation or footer set. Such an event encodes
-    exactly like its body alone (a test pins that for arbitrary events).
-    """
-    raw = event._raw_amqp_message
-    if raw._body_type is not AmqpMessageBodyType.DATA:
-        return None
-    data = raw._data_body
-    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], bytes):
-        return None
-    if (
-        raw._application_properties
-        or raw._annotations
-        or raw._delivery_annotations
-        or raw._footer
-        or not _all_unset(raw._header)
-        or not _all_unset(raw._properties)
-    ):
-        return None
-    return data[0]
-
-
-def decode_event(encoded: bytes) -> EventData:
-    """Decode one encoded AMQP message into an ``EventData``, as a consumer would see it."""
-    message = decode_payload(memoryview(encoded))
-    return EventData._from_message(message)
 
 
 def fill_batch(batch: EventDataBatch, encoded: list[bytes], size_in_bytes: int) -> None:

@@ -5,15 +5,14 @@ anyio_eventhubs is imported). They cover every private name the adapter uses:
 :data:`PRIVATE_NAMES` (modules, classes, functions and methods, resolved and checked to be
 there) and :data:`INSTANCE_ATTRIBUTES` (attributes of objects the client makes, checked on
 probe objects built without I/O); a test keeps both lists complete by reading the
-adapter's source, and mutates each name to show the clear error.
+adapter's source, and mutates each name to show the clear error. The sender link's probes
+(attach options, and a batch's pre-encoded transfer) are in ``_azure_link_check``.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Coroutine
-from typing import Any
 
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.eventhub import EventData, EventDataBatch
@@ -23,14 +22,9 @@ from azure.eventhub.aio import EventHubProducerClient
 try:
     from azure.eventhub._constants import MGMT_OPERATION as _MGMT_OPERATION
     from azure.eventhub._constants import READ_OPERATION as _READ_OPERATION
-    from azure.eventhub._pyamqp._encode import encode_frame
     from azure.eventhub._pyamqp.aio._cbs_async import CBSAuthenticator
-    from azure.eventhub._pyamqp.aio._client_async import AMQPClientAsync, SendClientAsync
     from azure.eventhub._pyamqp.aio._connection_async import Connection as AmqpConnectionAsync
-    from azure.eventhub._pyamqp.aio._link_async import Link as AmqpLinkAsync
     from azure.eventhub._pyamqp.aio._management_operation_async import ManagementOperation
-    from azure.eventhub._pyamqp.aio._sender_async import SenderLink as AmqpSenderLinkAsync
-    from azure.eventhub._pyamqp.aio._session_async import Session as AmqpSessionAsync
     from azure.eventhub.aio._producer_async import EventHubProducer
 except ImportError as exc:  # pragma: no cover - exercised only by a changed client
     _CHECK_IMPORT_ERROR: ImportError | None = exc
@@ -43,17 +37,14 @@ from ._azure_amqp_link import IMPORT_ERROR as _LINK_IMPORT_ERROR
 from ._azure_amqp_token import IMPORT_ERROR as _TOKEN_IMPORT_ERROR
 from ._azure_internals import (
     IMPORT_ERROR,
-    LinkOptions,
-    _remote_properties,
-    _use_link_options,
-    body_only,
     client_namespace,
     create_partition_producer,
-    decode_event,
-    encode_event_data,
     fill_batch,
 )
+from ._azure_link_check import IMPORT_ERROR as _LINK_CHECK_IMPORT_ERROR
+from ._azure_link_check import check_link_options, check_transfer
 from ._azure_private_names import INSTANCE_ATTRIBUTES, PRIVATE_NAMES, VERIFIED_VERSIONS
+from ._codec import encode_event_data
 
 __all__ = [
     "INSTANCE_ATTRIBUTES",
@@ -109,11 +100,7 @@ def _check_instance_attributes() -> list[str]:
     )
     producer = create_partition_producer(client, "0")
     producer._create_handler(None)
-    event = EventData(b"probe")
     batch = EventDataBatch(max_size_in_bytes=64)
-    raw = event._raw_amqp_message
-    transport: Any = internals.PyamqpTransport  # type: ignore[attr-defined]
-    message = transport.to_outgoing_amqp_message(raw)
     connection = AmqpConnectionAsync("amqps://probe.localhost", sasl_credential=None)
     session = connection.create_session()
     objects = {
@@ -125,9 +112,6 @@ def _check_instance_attributes() -> list[str]:
         "CBSAuthenticator": CBSAuthenticator(session=session, auth=None, auth_timeout=1),  # type: ignore[arg-type]
         "ManagementOperation": ManagementOperation(session),  # type: ignore[no-untyped-call]
         "EventDataBatch": batch,
-        "EventData": event,
-        "AmqpAnnotatedMessage": raw,
-        "Message": message,
     }
     return [
         f"{kind} has no attribute {name}"
@@ -212,84 +196,6 @@ def _check_partition_producer() -> list[str]:
     return problems
 
 
-def _run_now(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine that never waits (the probes below), without an event loop."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    coroutine.close()
-    raise RuntimeError("the probe coroutine waited for something")
-
-
-class _ProbeSession:
-    """Stands in for a pyamqp aio ``Session``: records the frames a link sends."""
-
-    def __init__(self) -> None:
-        self.frames: list[Any] = []
-
-    def create_sender_link(self, target_address: str, **kwargs: Any) -> Any:
-        sender_link: Any = AmqpSenderLinkAsync
-        return sender_link(
-            self, 0, target_address, network_trace=False, network_trace_params={}, **kwargs
-        )
-
-    async def _outgoing_attach(self, frame: Any) -> None:
-        self.frames.append(frame)
-
-
-def _check_link_options() -> list[str]:
-    """Attach a probe link with :class:`LinkOptions` against a fake session (no I/O).
-
-    Checks that the options reach the attach frame (desired capabilities, typed
-    properties, nulls) and that an attach reply's properties are read back.
-    """
-    problems = []
-    if "_client_ready_async" not in AMQPClientAsync.client_ready_async.__code__.co_names:
-        problems.append("AMQPClientAsync.client_ready_async no longer calls _client_ready_async")
-    if "_session" not in AMQPClientAsync.open_async.__code__.co_names:
-        problems.append("AMQPClientAsync.open_async no longer sets _session")
-    parameters = inspect.signature(AmqpSessionAsync.create_sender_link).parameters
-    if "target_address" not in parameters or not any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-    ):
-        problems.append("the aio Session.create_sender_link signature changed")
-    send_client: Any = SendClientAsync
-    handler = send_client("probe.localhost", "amqps://probe.localhost/probe/Partitions/0")
-    handler._session = session = _ProbeSession()
-    link = LinkOptions(
-        ["com.microsoft:probe"],
-        lambda: {
-            "com.microsoft:probe-long": ("long", 7),
-            "com.microsoft:probe-null": ("int", None),
-        },
-    )
-    _use_link_options(handler, link)
-    _run_now(handler._client_ready_async())
-    frame = session.frames[0]
-    _, body = encode_frame(frame)
-    if frame.desired_capabilities != [b"com.microsoft:probe"] or b"com.microsoft:probe" not in (
-        body or b""
-    ):
-        problems.append("a sender link no longer sends the desired capabilities it is given")
-    long_key = b"\xa3\x18com.microsoft:probe-long"
-    encoded = bytes(body or b"")
-    if (
-        long_key + b"\x55\x07" not in encoded  # smalllong
-        and long_key + b"\x81" + (7).to_bytes(8, "big") not in encoded
-    ) or b"\xa3\x18com.microsoft:probe-null\x40" not in encoded:
-        problems.append("a sender link no longer encodes typed attach properties as given")
-    reply: list[Any] = [None] * 14
-    reply[5], reply[6] = ["probe"], ["probe"]
-    reply[13] = {b"com.microsoft:probe-long": 8}
-    _run_now(AmqpLinkAsync._incoming_attach(handler._link, reply))
-    if _remote_properties(handler._link) != {"com.microsoft:probe-long": 8}:
-        problems.append("an attach reply's properties are no longer kept as remote_properties")
-    if not _run_now(handler._client_ready_async()):
-        problems.append("an attached sender link is not reported ready")
-    return problems
-
-
 def _add_untraced(batch: EventDataBatch, event: EventData) -> None:
     """``batch.add(event)`` with Azure SDK tracing off for the call.
 
@@ -319,6 +225,7 @@ def check_internals() -> None:
         or _LINK_IMPORT_ERROR
         or _TOKEN_IMPORT_ERROR
         or _CHECK_IMPORT_ERROR
+        or _LINK_CHECK_IMPORT_ERROR
     )
     if missing is not None:
         raise IncompatibleAzureEventHubError(
@@ -328,36 +235,28 @@ def check_internals() -> None:
     problems = _check_private_names()
     if problems:  # the probes below would only fail on the same missing names
         _raise(problems)
-    probe = EventData(b"probe")
-    probe.properties = {"k": "v"}
+    probes = [EventData(b"probe"), EventData(b"p" * 300)]
+    probes[1].properties = {"k": "v"}
     try:
-        encoded = encode_event_data(probe, "key")
-        back = decode_event(encoded)
         batch = EventDataBatch(max_size_in_bytes=1024)
-        _add_untraced(batch, EventData(b"probe"))
-        reference = list(batch._message[5])
+        for probe in probes:
+            _add_untraced(batch, probe)
+        encoded = [encode_event_data(probe, None) for probe in probes]
         empty = EventDataBatch(max_size_in_bytes=1024)
-        fill_batch(empty, [encode_event_data(EventData(b"probe"), None)], batch.size_in_bytes)
-        filled = list(empty._message[5])
+        fill_batch(empty, encoded, batch.size_in_bytes)
+        problems.extend(check_transfer(batch, encoded))
     except Exception as exc:
         raise IncompatibleAzureEventHubError(
-            f"azure-eventhub {azure_eventhub_version}: its private AMQP encoder changed "
-            f"({type(exc).__name__}: {exc}); {_verified()}"
+            f"azure-eventhub {azure_eventhub_version}: its private AMQP encoder or sender "
+            f"changed ({type(exc).__name__}: {exc}); {_verified()}"
         ) from exc
-    plain = EventData(b"plain")
-    if body_only(plain) != b"plain" or body_only(probe) is not None:
-        problems.append("EventData's raw message no longer has the attributes the fast path reads")
-    if back.body_as_str() != "probe" or back.partition_key != b"key":
-        problems.append("an encoded event does not decode to the same body and key")
-    if back.properties != {b"k": b"v"}:
-        problems.append("application properties do not survive encoding")
-    if filled != reference or len(empty) != 1:
+    if list(empty._message[5]) != list(batch._message[5]) or len(empty) != len(probes):
         problems.append("a batch filled with pre-encoded events differs from batch.add()")
     for what, check in (
         ("the objects of the aio client", _check_instance_attributes),
         ("pyamqp's errors", _check_errors),
         ("the aio partition producer", _check_partition_producer),
-        ("the aio sender link", _check_link_options),
+        ("the aio sender link", check_link_options),
     ):
         try:
             problems.extend(check())

@@ -7,14 +7,11 @@ from azure.eventhub import EventData, EventDataBatch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anyio_eventhubs._azure_internals import (
-    check_internals,
-    decode_event,
-    encode_event_data,
-    fill_batch,
-)
+from anyio_eventhubs._azure_internals import check_internals, fill_batch
 from anyio_eventhubs._encoding import BATCH_ENVELOPE_SIZE, batch_entry_size, encode_body
 from anyio_eventhubs._events import encode_event
+
+from .azure_reference import decode_event, encode_event_data
 
 keys = st.none() | st.text(min_size=1, max_size=300)
 
@@ -106,16 +103,3 @@ def test_an_event_that_cannot_be_encoded_is_a_clear_value_error() -> None:
     event.properties = {"too-big": 2**200}
     with pytest.raises(ValueError, match="cannot be encoded as AMQP"):
         encode_event(event, None)
-
-
-def test_only_plain_event_data_takes_the_fast_path() -> None:
-    from anyio_eventhubs._azure_internals import body_only
-
-    assert body_only(EventData(b"plain")) == b"plain"
-    assert body_only(EventData("text")) == b"text"
-    with_props = EventData(b"x")
-    with_props.properties = {"a": 1}
-    assert body_only(with_props) is None
-    with_id = EventData(b"x")
-    with_id.message_id = "m"
-    assert body_only(with_id) is None

@@ -22,7 +22,7 @@ from anyio_eventhubs import (
     StreamingProducer,
     partition_for_key,
 )
-from anyio_eventhubs._azure_internals import decode_event
+from .azure_reference import decode_event
 from anyio_eventhubs._events import encode_event
 from anyio_eventhubs._retry import retry_delay
 from anyio_eventhubs.testing import InMemoryEventHub

@@ -31,12 +31,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from azure.eventhub import EventDataBatch
-
 from .._azure_amqp_link import open_partition as open_partition_producer
 from .._azure_amqp_link import reset_partition as reset_partition_producer
 from .._azure_amqp_link import send_once as send_batch_once
-from .._azure_internals import LinkOptions, fill_batch
+from .._azure_internals import LinkOptions
 from .._exceptions import TransportError
 from ..transport import OutgoingBatch, PublishingState
 from ._bridge import Bridge
@@ -310,7 +308,6 @@ async def send_idempotent(
     producer: Any,
     partition: IdempotentPartition,
     batch: OutgoingBatch,
-    max_message_size: int,
     context: str,
 ) -> None:
     """One attempt of *batch*, stamped for idempotent publishing.
@@ -330,12 +327,8 @@ async def send_idempotent(
         if link.attaches != seen:
             publishing.attached(link.remote_properties)
         messages, _ = publishing.stamp(batch)
-        event_batch = EventDataBatch(
-            max_size_in_bytes=max_message_size, partition_id=batch.partition_id
-        )
-        fill_batch(event_batch, messages, batch.size_in_bytes)
         seen = link.attaches
-        await bridge.run(send_batch_once, producer, event_batch, link)
+        await bridge.run(send_batch_once, producer, messages, batch.size_in_bytes, link)
     if link.attaches != seen:  # the link had closed meanwhile and was attached again
         publishing.attached(link.remote_properties)
     publishing.succeeded()

@@ -22,7 +22,6 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
-from azure.eventhub import EventDataBatch
 from azure.eventhub.aio import EventHubProducerClient
 
 from .._azure_amqp_link import close_partition as close_partition_producer
@@ -33,7 +32,6 @@ from .._azure_internals import (
     close_amqp_client,
     create_partition_producer,
     describe_endpoint,
-    fill_batch,
     read_partition_ids,
 )
 from .._exceptions import ConnectError, ConnectionLostError, NotFoundError, TransportError
@@ -223,10 +221,6 @@ class AzureConnection:
                 f"Event Hub {self._eventhub_name!r} has no partition {batch.partition_id!r}; "
                 f"its partitions are {list(self._partition_ids)}"
             )
-        event_batch = EventDataBatch(
-            max_size_in_bytes=self._max_message_size, partition_id=batch.partition_id
-        )
-        fill_batch(event_batch, list(batch.messages), batch.size_in_bytes)
         context = (
             f"sending {len(batch.messages)} event(s) to partition {batch.partition_id!r} "
             f"of {self._eventhub_name!r}"
@@ -237,16 +231,13 @@ class AzureConnection:
                     await self._one.ensure_open(context)
                 if partition.idempotent is not None:
                     await send_idempotent(
-                        self._bridge,
-                        partition.producer,
-                        partition.idempotent,
-                        batch,
-                        self._max_message_size,
-                        context,
+                        self._bridge, partition.producer, partition.idempotent, batch, context
                     )
                     return
                 with map_exceptions(context):
-                    await self._bridge.run(send_batch_once, partition.producer, event_batch)
+                    await self._bridge.run(
+                        send_batch_once, partition.producer, batch.messages, batch.size_in_bytes
+                    )
             except (ConnectionLostError, anyio.get_cancelled_exc_class()):
                 # A send cut short, or a link that is going away (a settlement without an
                 # outcome arrives just before the detach): the next send must not go out

@@ -9,10 +9,12 @@ against azure's own encoder); decoding gives an ``EventData`` as a consumer rece
   optionally stamped with a partition key as azure stamps it.
 - :func:`decode_message`: the reverse, built with azure's public constructors.
 - :func:`plain_body`: the body of an event that has nothing else (the fast path).
+- :func:`encode_batch`: a batch's transfer payload, from its events' encoded bytes.
 """
 
 from __future__ import annotations
 
+from ._batch import BATCH_MESSAGE_FORMAT, batch_envelope, encode_batch
 from ._decode import decode_message, decode_value
 from ._message import (
     DURABLE_HEADER,
@@ -24,12 +26,15 @@ from ._message import (
 from ._scalars import DECIMAL128
 
 __all__ = [
+    "BATCH_MESSAGE_FORMAT",
     "DECIMAL128",
     "DURABLE_HEADER",
     "PARTITION_KEY_ANNOTATION",
+    "batch_envelope",
     "decode_message",
     "decode_value",
     "encode_annotated_message",
+    "encode_batch",
     "encode_event_data",
     "plain_body",
 ]

@@ -10,7 +10,7 @@ from azure.eventhub import EventData
 from azure.eventhub.amqp import AmqpAnnotatedMessage, AmqpMessageBodyType
 from hypothesis import HealthCheck, assume, given, settings
 
-from anyio_eventhubs._azure_internals import decode_event
+from ..azure_reference import decode_event
 from anyio_eventhubs._codec import decode_message, decode_value, encode_annotated_message
 
 from .strategies import event_datas, messages, partition_keys, simple_values, values

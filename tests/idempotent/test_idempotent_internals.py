@@ -14,15 +14,12 @@ from azure.eventhub._pyamqp.aio._client_async import AMQPClientAsync
 from azure.eventhub._pyamqp.aio._link_async import Link
 from azure.eventhub._pyamqp.aio._sender_async import SenderLink
 
-from anyio_eventhubs._azure_internals_check import (
-    IncompatibleAzureEventHubError,
-    _check_link_options,
-    check_internals,
-)
+from anyio_eventhubs._azure_internals_check import IncompatibleAzureEventHubError, check_internals
+from anyio_eventhubs._azure_link_check import check_link_options
 
 
 def test_the_installed_azure_eventhub_passes() -> None:
-    assert _check_link_options() == []
+    assert check_link_options() == []
     check_internals()
 
 

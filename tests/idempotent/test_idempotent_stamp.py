@@ -19,7 +19,7 @@ from anyio_eventhubs._azure._stamp import (
     stamp,
     stamp_entries,
 )
-from anyio_eventhubs._azure_internals import decode_event
+from ..azure_reference import decode_event
 from anyio_eventhubs._encoding import batch_entry_size
 from anyio_eventhubs._events import encode_event
 from anyio_eventhubs.transport import OutgoingBatch, PublishingState

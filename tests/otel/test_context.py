@@ -6,7 +6,7 @@ from azure.eventhub import EventData
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anyio_eventhubs._azure_internals import decode_event, encode_event_data
+from ..azure_reference import decode_event, encode_event_data
 from anyio_eventhubs._encoding import encode_body, encode_body_with_properties
 from anyio_eventhubs._telemetry._context import (
     carries_trace_context,
