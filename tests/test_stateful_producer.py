@@ -22,7 +22,6 @@ from anyio_eventhubs import (
     StreamingProducer,
     partition_for_key,
 )
-from .azure_reference import decode_event
 from anyio_eventhubs._events import encode_event
 from anyio_eventhubs._retry import retry_delay
 from anyio_eventhubs.testing import InMemoryEventHub
@@ -34,6 +33,8 @@ from anyio_eventhubs.testing.strategies import (
     partition_keys,
     retry_options,
 )
+
+from .azure_reference import decode_event
 
 # -- the state machine, on both backends -----------------------------------------------------
 

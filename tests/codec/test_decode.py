@@ -10,9 +10,9 @@ from azure.eventhub import EventData
 from azure.eventhub.amqp import AmqpAnnotatedMessage, AmqpMessageBodyType
 from hypothesis import HealthCheck, assume, given, settings
 
-from ..azure_reference import decode_event
 from anyio_eventhubs._codec import decode_message, decode_value, encode_annotated_message
 
+from ..azure_reference import decode_event
 from .strategies import event_datas, messages, partition_keys, simple_values, values
 
 QUICK = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

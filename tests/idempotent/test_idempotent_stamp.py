@@ -19,10 +19,11 @@ from anyio_eventhubs._azure._stamp import (
     stamp,
     stamp_entries,
 )
-from ..azure_reference import decode_event
 from anyio_eventhubs._encoding import batch_entry_size
 from anyio_eventhubs._events import encode_event
 from anyio_eventhubs.transport import OutgoingBatch, PublishingState
+
+from ..azure_reference import decode_event
 
 _KEYS = (PRODUCER_ID.encode(), PRODUCER_EPOCH.encode(), PRODUCER_SEQUENCE_NUMBER.encode())
 

@@ -6,13 +6,14 @@ from azure.eventhub import EventData
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ..azure_reference import decode_event, encode_event_data
 from anyio_eventhubs._encoding import encode_body, encode_body_with_properties
 from anyio_eventhubs._telemetry._context import (
     carries_trace_context,
     read_trace_context,
     trace_properties,
 )
+
+from ..azure_reference import decode_event, encode_event_data
 
 TRACEPARENT = "00-" + "0af7651916cd43dd8448eb211c80319c" + "-" + "b7ad6b7169203331" + "-01"
 
