@@ -112,14 +112,12 @@ def test_an_idempotent_batch_is_what_azure_sends_for_the_stamped_events(
     """The stamps are spliced into each event (``_stamp``, with fixed-width values azure
     would not choose); the batch around the stamped events is azure's, and it decodes
     back to exactly them."""
-    ours, _ = _both(entries)
+    # an EventData whose body is an empty list encodes to no body section, which stamp()
+    # refuses (ValueError): the stamp's business, not the batch's
+    ours, _ = _both([(e, k) for e, k in entries if list(_event(e).raw_amqp_message.body)])
     stamped, sequence = [], first
     for encoded in ours:
-        try:
-            stamped.append(stamp(encoded, stamp_entries(producer_id, epoch, sequence)))
-        except ValueError as exc:  # an EventData whose body is an empty list has no body
-            assert "no body section" in str(exc)  # section, which stamp() refuses
-            continue
+        stamped.append(stamp(encoded, stamp_entries(producer_id, epoch, sequence)))
         sequence = next_sequence(sequence)
     reference = EventDataBatch(max_size_in_bytes=1 << 24)
     reference._message[5].extend(stamped)  # what the transport sent before #17
