@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from azure.eventhub import EventData, EventDataBatch
 from azure.eventhub._pyamqp._decode import decode_payload
 from azure.eventhub._pyamqp._encode import encode_payload
@@ -28,6 +29,7 @@ from anyio_eventhubs._events import encode_event
 from .strategies import event_datas, oracle, simple_values
 
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+THOROUGH = settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
 
 #: what the producer accepts: bytes, str, or an ``EventData`` with any sections set; body
 #: sizes around 255, where an event's own data section and its batch wrapping both widen
@@ -74,6 +76,17 @@ def test_a_batch_of_any_events_is_what_azure_sends(entries: list[tuple[Any, str 
     assert reference._message._code == BATCH_MESSAGE_FORMAT
     # the producer's size arithmetic is exact: a batch never outgrows the link's maximum
     assert len(payload) == BATCH_ENVELOPE_SIZE + sum(batch_entry_size(len(m)) for m in ours)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@THOROUGH
+@given(keyed_events)
+def test_a_batch_of_any_events_is_what_azure_sends_thoroughly(
+    entries: list[tuple[Any, str | None]],
+) -> None:
+    ours, reference = _both(entries)
+    assert encode_batch(ours) == _azure_payload(reference)
 
 
 @QUICK
