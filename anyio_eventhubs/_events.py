@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
 from azure.eventhub import EventData
+from azure.eventhub.amqp import AmqpMessageBodyType
 
 from ._codec import encode_event_data
 from ._codec import plain_body as body_only
@@ -71,6 +72,12 @@ def encode_event(event: object, partition_key: str | None) -> bytes:
         body = body_only(event)
         if body is not None:
             return encode_body(body, partition_key)
+        raw = event.raw_amqp_message
+        if raw.body_type == AmqpMessageBodyType.DATA and next(iter(raw.body), None) is None:
+            raise ValueError(
+                "an EventData must have a body: AMQP 1.0 messages carry one, and this one "
+                "has no data section (body=[]); give it b'' for an event with an empty body"
+            )
         try:
             return encode_event_data(event, partition_key)
         except Exception as exc:  # what azure's encoder raises: ValueError, struct.error...

@@ -79,6 +79,7 @@ async def test_bad_options_name_the_option(
         (b"x", {"partition_key": 5}, TypeError, "partition_key must be a str, got int"),
         (b"x", {"partition_key": ""}, ValueError, "partition_key must not be empty"),
         (b"x", {"partition_id": "9"}, ValueError, "no partition '9'"),
+        (EventData(body=[]), {}, ValueError, r"must have a body.*give it b''"),
     ],
 )
 async def test_bad_events_and_routing_are_refused_and_nothing_is_queued(

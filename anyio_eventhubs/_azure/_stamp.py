@@ -102,8 +102,10 @@ def stamp(encoded: bytes, entries: bytes) -> bytes:
         if code > 0x72:
             break
         pos = skip_value(encoded, pos + 3)
-    if pos >= size:
-        raise ValueError("not an encoded AMQP message: no body section")
+    if pos < size and encoded[pos : pos + 2] != b"\x00\x53":
+        raise ValueError("not an encoded AMQP message: no section where one should start")
+    # before the first later section, or at the end: an EventData(body=[]) with nothing
+    # else encodes to no section at all (azure-eventhub sends it so)
     return encoded[:pos] + _ANNOTATIONS_SECTION + _map(6, entries) + encoded[pos:]
 
 

@@ -46,10 +46,11 @@ def _event(i: int) -> Any:
         return tag.decode() + "text é"
     if kind == 2:
         event = EventData(tag + b"rich")
-        event.properties = {"colour": "blue", "n": i, "f": 1.5, "b": b"\x00\x01"}
+        properties: dict[str | bytes, Any] = {"colour": "blue", "n": i, "f": 1.5, "b": b"\x00\x01"}
+        event.properties = properties
         event.content_type = "application/json"
         event.message_id = f"m-{i}"
-        event.correlation_id = i
+        event.correlation_id = i  # type: ignore[assignment]  # any AMQP id, as azure allows
         raw = event.raw_amqp_message
         raw.annotations = {"x-opt-custom": "a"}
         assert raw.header is not None
@@ -117,7 +118,7 @@ async def test_every_kind_of_event_arrives_as_azure_encodes_it(
     back = {bytes(e.body_as_str(), "utf-8")[:4]: e for es in received.values() for e in es}
     rich = back[b"002|"]
     assert rich.properties == {b"colour": b"blue", b"n": 2, b"f": 1.5, b"b": b"\x00\x01"}
-    assert (rich.content_type, rich.message_id, rich.correlation_id) == (
+    assert (rich.content_type, rich.message_id, rich.correlation_id) == (  # type: ignore[comparison-overlap]
         "application/json",
         "m-2",
         2,

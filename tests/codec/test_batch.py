@@ -10,21 +10,27 @@ Ours is the producer's: each event encoded once by our codec, the batch by
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from azure.eventhub import EventData, EventDataBatch
 from azure.eventhub._pyamqp._decode import decode_payload
 from azure.eventhub._pyamqp._encode import encode_payload
 from azure.eventhub._pyamqp.message import BatchMessage
+from azure.eventhub.amqp import AmqpMessageBodyType
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from anyio_eventhubs._azure._stamp import next_sequence, stamp, stamp_entries
 from anyio_eventhubs._azure_internals_check import _add_untraced
-from anyio_eventhubs._codec import BATCH_MESSAGE_FORMAT, batch_envelope, encode_batch
+from anyio_eventhubs._codec import (
+    BATCH_MESSAGE_FORMAT,
+    batch_envelope,
+    encode_batch,
+    encode_event_data,
+)
 from anyio_eventhubs._encoding import BATCH_ENVELOPE_SIZE, batch_entry_size
-from anyio_eventhubs._events import encode_event
+from anyio_eventhubs._events import encode_event as encode_accepted
 
 from .strategies import event_datas, oracle, simple_values
 
@@ -38,6 +44,15 @@ events = bodies | event_datas(simple_values)
 #: as ``partition_keys``, without the empty key (the producer refuses it)
 keys = st.none() | st.text(min_size=1, max_size=40) | st.text(min_size=250, max_size=300)
 keyed_events = st.lists(st.tuples(events, keys), max_size=8)
+
+
+def encode_event(event: Any, key: str | None) -> bytes:
+    """The producer's encoding of *event*, or the codec's for an ``EventData`` the
+    producer refuses at intake (``body=[]``: no body section), which azure still batches."""
+    raw = event.raw_amqp_message if isinstance(event, EventData) else None
+    if raw is not None and raw.body_type == AmqpMessageBodyType.DATA and not list(raw.body):
+        return encode_event_data(event, key)
+    return encode_accepted(event, key)
 
 
 def _event(event: Any) -> EventData:
@@ -125,9 +140,7 @@ def test_an_idempotent_batch_is_what_azure_sends_for_the_stamped_events(
     """The stamps are spliced into each event (``_stamp``, with fixed-width values azure
     would not choose); the batch around the stamped events is azure's, and it decodes
     back to exactly them."""
-    # an EventData whose body is an empty list encodes to no body section, which stamp()
-    # refuses (ValueError): the stamp's business, not the batch's
-    ours, _ = _both([(e, k) for e, k in entries if list(_event(e).raw_amqp_message.body)])
+    ours, _ = _both(entries)
     stamped, sequence = [], first
     for encoded in ours:
         stamped.append(stamp(encoded, stamp_entries(producer_id, epoch, sequence)))
@@ -137,7 +150,7 @@ def test_an_idempotent_batch_is_what_azure_sends_for_the_stamped_events(
     payload = encode_batch(stamped)
     assert payload == _azure_payload(reference)
     if stamped:
-        assert list(decode_payload(memoryview(payload))[5]) == stamped
+        assert list(cast("list[bytes]", decode_payload(memoryview(payload))[5])) == stamped
 
 
 def test_a_batch_of_nothing_is_an_empty_payload_as_azure_sends() -> None:

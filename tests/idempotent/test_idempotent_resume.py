@@ -161,7 +161,7 @@ async def test_a_higher_epoch_takes_over_with_a_fresh_sequence_and_a_lower_one_i
 ) -> None:
     conn = emulator.connection_string("eh1")
 
-    async def lives(life: Life) -> tuple[str, Any, Any]:
+    async def lives(life: Life) -> tuple[str, str]:
         old, old_link = await life.attach()
         producer_id, _, _ = _reply(old_link)
         await send_batch_once(old, _batch(producer_id, 0, 1, [b"x1", b"x2"]), old_link)

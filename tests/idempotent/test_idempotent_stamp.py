@@ -19,6 +19,7 @@ from anyio_eventhubs._azure._stamp import (
     stamp,
     stamp_entries,
 )
+from anyio_eventhubs._codec import encode_event_data
 from anyio_eventhubs._encoding import batch_entry_size
 from anyio_eventhubs._events import encode_event
 from anyio_eventhubs.transport import OutgoingBatch, PublishingState
@@ -36,6 +37,12 @@ def _rich_event(annotations: int) -> EventData:
     raw.annotations = {f"x-opt-a{i}": "v" * 10 for i in range(annotations)}
     header: Any = AmqpMessageHeader
     raw.header = header(priority=4)
+    return event
+
+
+def _with_header(event: EventData) -> EventData:
+    header: Any = AmqpMessageHeader
+    event.raw_amqp_message.header = header(priority=4)
     return event
 
 
@@ -98,9 +105,20 @@ def test_stamping_again_replaces_an_earlier_stamp() -> None:
     assert len(twice) == len(once)
 
 
-def test_stamp_refuses_what_is_not_a_message() -> None:
+@pytest.mark.parametrize("encoded", [b"\x45", b"\x00\x53\x70\x45\x45"])
+def test_stamp_refuses_what_is_not_a_message(encoded: bytes) -> None:
     with pytest.raises(ValueError, match="not an encoded AMQP message"):
-        stamp(b"\x00\x53\x70\x45", stamp_entries(1, 0, 0))  # a header, and nothing else
+        stamp(encoded, stamp_entries(1, 0, 0))
+
+
+def test_an_event_without_a_body_section_is_stamped_at_its_end() -> None:
+    # EventData(body=[]) encodes (as azure encodes it) to no section at all; with a
+    # header, to the header alone
+    for event in (EventData(body=[]), _with_header(EventData(body=[]))):
+        encoded = encode_event_data(event, None)  # the producer refuses it at intake
+        stamped = stamp(encoded, stamp_entries(9, 1, 4))
+        assert stamped.startswith(encoded)
+        assert [_annotations(stamped)[k] for k in _KEYS] == [9, 1, 4]
 
 
 def test_sequence_numbers_wrap_to_zero_after_the_largest_int() -> None:

@@ -89,7 +89,7 @@ async def publish_across(
 def short_sas_tokens(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Connection strings' SAS tokens live :data:`LIFETIME` s; the expiries made, in order."""
     made: list[int] = []
-    generate = _client_base_async._generate_sas_token
+    generate = _client_base_async._generate_sas_token  # type: ignore[attr-defined]
 
     def short(uri: str, policy: str, key: str, expiry: timedelta | None = None) -> AccessToken:
         token = generate(uri, policy, key, timedelta(seconds=LIFETIME))
@@ -177,7 +177,7 @@ async def test_a_link_refused_for_an_expired_token_gets_a_fresh_token(
 
     monkeypatch.setattr(OneConnection, "link", recorded)
     puts: list[object] = []
-    put = _azure_amqp_link.put_fresh_token
+    put = _azure_amqp_link.put_fresh_token  # type: ignore[attr-defined]
 
     async def counted(shared: Any, seen: int) -> None:
         puts.append(shared)
