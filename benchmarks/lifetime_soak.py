@@ -37,6 +37,7 @@ import json
 import os
 import sys
 import time
+import tracemalloc
 from typing import Any
 
 from _child import JsonChild
@@ -174,6 +175,9 @@ async def produce(
     samples: list[tuple[float, float, int, int, int]] = []
     started = time.monotonic()
     index = 0
+    baseline = None
+    if args.tracemalloc:
+        tracemalloc.start()
     async with open_streaming_producer(
         fully_qualified_namespace=emulator.namespace,
         eventhub_name=HUB,
@@ -206,6 +210,8 @@ async def produce(
             if now >= next_sample:
                 samples.append((elapsed, *sample()))
                 next_sample += 10
+                if args.tracemalloc and baseline is None and elapsed >= duration / 4:
+                    baseline = tracemalloc.take_snapshot()
             if not added and elapsed >= duration / 2:
                 reply = await anyio.to_thread.run_sync(emulator.ask, "add-partition")
                 outcomes.added.update(reply["added"])
@@ -223,7 +229,16 @@ async def produce(
         if outcomes.added and not set(await producer.get_partition_ids()) >= outcomes.added:
             raise RuntimeError("the producer never learned of the added partition")
     samples.append((time.monotonic() - started, *sample()))
+    if baseline is not None:
+        _print_growth(baseline, tracemalloc.take_snapshot())
     return index, samples
+
+
+def _print_growth(before: Any, after: Any) -> None:
+    """Where Python's allocations grew from the first quarter to the end (--tracemalloc)."""
+    print("allocations that grew most after the first quarter (tracemalloc):")
+    for stat in after.compare_to(before, "lineno")[:8]:
+        print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7,} blocks  {stat.traceback}")
 
 
 def _quarters(samples: list[tuple[float, float, int, int, int]]) -> str:
@@ -259,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restart-every", type=float, default=120.0)
     parser.add_argument("--quick", action="store_true", help="the CI version (~40 s)")
     parser.add_argument("--samples", default=None, help="write every sample (JSON lines)")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="show where allocations grew (slow)"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:

@@ -8,7 +8,6 @@ they publish before and after and check that no event failed and every one is st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -19,31 +18,9 @@ from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
 from ..emulator_fixtures import _collect_garbage_after_each_test  # noqa: F401
 from ..helpers import Recorder
+from .conftest import start
 
 pytestmark = pytest.mark.anyio
-
-#: every rule off unless a test turns it on, so that each test sees only its own
-OFF: dict[str, Any] = {
-    "first_token_timeout": None,
-    "idle_timeout": None,
-    "first_link_timeout": None,
-    "linkless_timeout": None,
-    "link_idle_timeout": None,
-}
-
-
-def start(**rules: Any) -> EventHubsEmulator:
-    emulator = EventHubsEmulator({"eh1": 2}, **{**OFF, **rules})
-    emulator.start()
-    return emulator
-
-
-@pytest.fixture
-def stop_after() -> Iterator[list[EventHubsEmulator]]:
-    started: list[EventHubsEmulator] = []
-    yield started
-    for emulator in started:
-        emulator.stop()
 
 
 async def publish_across(

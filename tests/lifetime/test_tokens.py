@@ -11,7 +11,6 @@ updates, that the failure says why.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -34,34 +33,12 @@ from anyio_eventhubs.testing.emulator import EventHubsEmulator
 from ..azure.conftest import namespace, sas_token
 from ..emulator_fixtures import _collect_garbage_after_each_test  # noqa: F401
 from ..helpers import Recorder
+from .conftest import start
 
 pytestmark = pytest.mark.anyio
 
-#: every rule off unless a test turns it on, so that each test sees only its own
-OFF: dict[str, Any] = {
-    "first_token_timeout": None,
-    "idle_timeout": None,
-    "first_link_timeout": None,
-    "linkless_timeout": None,
-    "link_idle_timeout": None,
-}
-
 #: seconds a token lives in these tests (azure-eventhub's SAS tokens: 3600)
 LIFETIME = 3
-
-
-def start(**options: Any) -> EventHubsEmulator:
-    emulator = EventHubsEmulator({"eh1": 2}, **{**OFF, **options})
-    emulator.start()
-    return emulator
-
-
-@pytest.fixture
-def stop_after() -> Iterator[list[EventHubsEmulator]]:
-    started: list[EventHubsEmulator] = []
-    yield started
-    for emulator in started:
-        emulator.stop()
 
 
 def expired_detaches(emulator: EventHubsEmulator) -> list[str]:
