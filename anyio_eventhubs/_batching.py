@@ -5,7 +5,9 @@ No I/O, no anyio, no AMQP: sizes are numbers, time is the ``now`` the caller pas
 - :class:`PartitionQueue` holds the events a partition's batcher has received but not
   yet handed to a sender, and cuts them, in order, into batches no larger than the
   hub's maximum message size. It says when a batch is *due*: it is full, its first event
-  has waited ``max_wait`` seconds, or a flush covers it.
+  has waited ``max_wait`` seconds, or a flush covers it. Its :attr:`~PartitionQueue.backlog`
+  (the events behind the head batch) is what ``max_queued_events`` bounds: the head
+  batch is bounded by its size in bytes, so a batch can fill whatever that limit is.
 - :class:`OutcomeLedger` numbers a partition's accepted events and records which have
   an outcome. Batches are cut as prefixes of the queue, so every batch, every cleared
   set and every resolution is a contiguous range of sequence numbers; the ledger keeps
@@ -48,7 +50,15 @@ class PartitionQueue:
         to wait until it is full or flushed.
     """
 
-    __slots__ = ("_boundary", "_head_count", "_head_size", "_pending", "max_batch_size", "max_wait")
+    __slots__ = (
+        "_boundary",
+        "_head_count",
+        "_head_size",
+        "_pending",
+        "backlog",
+        "max_batch_size",
+        "max_wait",
+    )
 
     def __init__(self, max_batch_size: int, max_wait: float | None) -> None:
         self.max_batch_size = max_batch_size
@@ -59,6 +69,9 @@ class PartitionQueue:
         self._head_size = BATCH_ENVELOPE_SIZE
         #: a batch must end before the event with this number (see seal_at)
         self._boundary: int | None = None
+        #: the events behind the head batch (one int, stored once per change: another
+        #: thread may read it, and sees a value it had)
+        self.backlog = 0
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -78,6 +91,8 @@ class PartitionQueue:
         ):
             self._head_count += 1
             self._head_size += event.size
+        else:
+            self.backlog += 1
         pending.append(event)
 
     def extend(self, events: Iterable[QueuedEvent], now: float) -> None:
@@ -99,6 +114,7 @@ class PartitionQueue:
                     growing = False
         self._head_count, self._head_size = count, size
         pending.extend(events)
+        self.backlog = len(pending) - count
 
     def seal_at(self, end_seq: int) -> None:
         """Make the batch that will hold the event numbered ``end_seq - 1`` end with it
@@ -156,6 +172,7 @@ class PartitionQueue:
             size += event.size
             count += 1
         self._head_count, self._head_size = count, size
+        self.backlog = len(pending) - count
         return batch
 
     def drop_all(self) -> tuple[QueuedEvent, ...]:
@@ -164,6 +181,7 @@ class PartitionQueue:
         self._pending.clear()
         self._head_count, self._head_size = 0, BATCH_ENVELOPE_SIZE
         self._boundary = None
+        self.backlog = 0
         return dropped
 
 

@@ -6,7 +6,7 @@
   crash in between publishes those events again on the next opening (handlers are
   at-least-once across a crash; the service's storage is exactly-once with idempotence).
 - :func:`recover` queues the events of earlier runs that have no outcome, before
-  anything newer, streaming them from disk with the usual ``max_queued_events`` bound.
+  anything newer, streaming them from disk within the producer's usual memory bound.
 
 The store itself (``_journal``) is plain synchronous file I/O on the event loop's thread.
 """
@@ -226,8 +226,9 @@ async def recover(
 ) -> None:
     """Queue *events* (of earlier runs, without an outcome) on their partitions, in order.
 
-    Waits for room as ``queue_for_send`` does, so memory stays bounded by
-    ``max_queued_events`` per partition however large the journal. Stops early once
+    Waits for room as ``queue_for_send`` does, so memory stays within the producer's
+    usual bound per partition (``max_queued_events`` behind the head batch, plus the
+    head batch and the batches in flight) however large the journal. Stops early once
     *stopped* says so (a close that is not a graceful one): what is not queued then stays
     in the journal for the next opening.
     """
@@ -254,9 +255,8 @@ async def recover(
                 )
             journal.resolved(origin.partition_id, seq, seq + 1)
             continue
-        while part.ledger.outstanding >= max_queued_events:
-            part.request_flush(part.ledger.accepted)
-            await part.wait_for_room()
+        while not part.has_room(max_queued_events):
+            await part.wait_for_room()  # (its full head batch is due)
             if stopped():
                 return
         if stopped():

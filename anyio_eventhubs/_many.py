@@ -90,18 +90,18 @@ def _prepare(
 
 
 def _room_end(route: tuple[PartitionState, ...], start: int, end: int, limit: int) -> int:
-    """Where accepting ``items[start:end]`` in order must stop: *end*, or the first
-    event whose partition is full.
+    """Where accepting ``items[start:end]`` in order may stop for sure: *end*, or the
+    first event whose partition might be full by then.
 
-    ``items[i]`` goes to ``route[i % len(route)]``, so where each partition runs out of
-    room is arithmetic: no loop over events.
+    ``items[i]`` goes to ``route[i % len(route)]``, so this is arithmetic: no loop over
+    events. It counts every event as joining the backlog; those that join the head
+    batch take no room, so the caller asks again (see :func:`_accept_range`).
     """
     k = len(route)
     stop = end
     for offset, part in enumerate(route):
         first = start + (offset - start) % k  # the first index >= start for this partition
-        ledger = part.ledger
-        room = limit - (ledger.accepted - ledger.resolved)
+        room = limit - part.queue.backlog
         stop = min(stop, first + max(room, 0) * k)
     return stop
 
@@ -156,21 +156,25 @@ def _accept_range(
     partition_key: str | None,
 ) -> None:
     """Accept from ``progress.accepted`` up to *end* while there is room."""
-    start, now = progress.accepted, producer._current_time()
+    now = producer._current_time()
     limit = producer._options.max_queued_events
     journal = producer._journal
-    if journal is None:
-        progress.accepted = _accept_while_room(route, items, start, end, limit, now)
-        return
-    stop = _room_end(route, start, end, limit)
-    try:
-        _accept_journaled(journal, route, items, start, stop, now, partition_key, progress)
-    except Exception as exc:
-        exc.add_note(
-            f"{progress.accepted} of the {len(items)} events of this call were accepted "
-            "before it; the rest were not"
-        )
-        raise
+    k = len(route)
+    # each round accepts at least one event (the next one's partition has room)
+    while progress.accepted < end and route[progress.accepted % k].has_room(limit):
+        start = progress.accepted
+        if journal is None:
+            progress.accepted = _accept_while_room(route, items, start, end, limit, now)
+            continue
+        stop = _room_end(route, start, end, limit)
+        try:
+            _accept_journaled(journal, route, items, start, stop, now, partition_key, progress)
+        except Exception as exc:
+            exc.add_note(
+                f"{progress.accepted} of the {len(items)} events of this call were accepted "
+                "before it; the rest were not"
+            )
+            raise
 
 
 def try_queue_many(
@@ -185,12 +189,7 @@ def try_queue_many(
         return 0  # (recovered events go first)
     progress = QueueManyProgress()
     _accept_range(producer, route, items, progress, len(items), partition_key)
-    accepted = progress.accepted
-    if accepted < len(items):
-        # the full partition is sent at once, as try_queue_for_send does
-        part = route[accepted % len(route)]
-        part.request_flush(part.ledger.accepted)
-    return accepted
+    return progress.accepted  # (a full partition's head batch is already due)
 
 
 async def queue_many(
@@ -221,11 +220,8 @@ async def queue_many(
             break
         if accepted == stop:  # a long run: let other tasks run (cancellation lands here)
             await checkpoint()
-        else:
-            part = route[accepted % len(route)]
-            # a full partition is sent at once rather than after max_wait_time
-            part.request_flush(part.ledger.accepted)
-            await part.wait_for_room()
+        else:  # its head batch is full, hence due: wait for the batcher to take it
+            await route[accepted % len(route)].wait_for_room()
         if producer._closed:
             raise _closed(producer, accepted, total)
     # like queue_for_send's periodic yield: never a cancellation after accepting
@@ -291,8 +287,8 @@ class ManyEventsQueueing:
 
         Routing and validation are as for ``queue_many_for_send``: a bad event
         raises and nothing is accepted. Acceptance stops at the first event whose
-        partition holds ``max_queued_events`` events without an outcome (that partition
-        is then sent at once).
+        partition is full: ``max_queued_events`` of its events wait behind its head
+        batch (which is full, and sent as soon as a send slot is free).
 
         :returns: how many events were accepted: ``events[:n]`` were, the rest were not.
         :raises TypeError: if *events* is not a sequence, or as ``queue_for_send``.

@@ -9,6 +9,13 @@ at any instant every accepted event without an outcome is either in that queue o
 exactly one :class:`InFlightSend`. That is what lets ``clear()`` account for every
 event. The batcher is woken only when it has something new to do: the queue's first
 event (its deadline starts), a head batch that just became full, or a flush.
+
+Room (``max_queued_events``) is counted on the events *behind* the head batch
+(:attr:`~anyio_eventhubs._batching.PartitionQueue.backlog`), as .NET's buffered
+producer counts only the events still in its channel: the head batch is bounded by the
+hub's message size, the batches in flight by the send slots, so how full a batch gets
+does not depend on ``max_queued_events``. Room opens when the batcher takes the head
+batch (its backlog becomes the new head) and when an outcome comes.
 """
 
 from __future__ import annotations
@@ -127,13 +134,19 @@ class PartitionState:
         if self.wakeup is not None and (was_empty or queue.is_full):
             self.wake_batcher()
 
+    def has_room(self, max_queued_events: int) -> bool:
+        """Whether one more event may be accepted: fewer than *max_queued_events* wait
+        behind the head batch. A partition without room has a full head batch, which
+        is due: the batcher sends it as soon as a send slot is free."""
+        return self.queue.backlog < max_queued_events
+
     def wake_batcher(self) -> None:
         if self.wakeup is not None:
             self.wakeup.set()
             self.wakeup = None
 
     async def wait_for_room(self) -> None:
-        """Wait until an outcome frees room (the caller re-checks the count)."""
+        """Wait until a batch is taken or an outcome comes (the caller re-checks)."""
         if self._room is None:
             self._room = anyio.Event()
         await self._room.wait()
@@ -171,6 +184,7 @@ class PartitionState:
         send = InFlightSend(self.queue.take())
         self.in_flight.add(send)
         self.in_flight_events += len(send.batch.events)
+        self.wake_room_waiters()  # the backlog moved up into the head batch
         return send
 
     def finish_send(self, send: InFlightSend) -> None:

@@ -183,8 +183,9 @@ class StreamingProducer(ManyEventsQueueing):
     def total_queued_event_count(self) -> int:
         """Events accepted and still without an outcome, over all partitions.
 
-        This is what ``max_queued_events`` bounds (per partition): an event counts from
-        the moment it is accepted until it is reported published or failed.
+        An event counts from the moment it is accepted until it is reported published or
+        failed. Per partition, ``max_queued_events`` bounds only the events that wait
+        behind the head batch (the docs' Backpressure page).
         """
         return sum(part.ledger.outstanding for part in self._parts.values())
 
@@ -241,8 +242,8 @@ class StreamingProducer(ManyEventsQueueing):
         The partition is *partition_id*, or the one the service assigns *partition_key*
         to (the key is stamped on the event), or the next in round robin.
 
-        Blocks while the partition already holds ``max_queued_events`` events without an
-        outcome. Cancellation is atomic: the event is either accepted, or the call raised
+        Blocks while ``max_queued_events`` events of the partition wait behind its head
+        batch (which is then full, and sent as soon as a send slot is free). Cancellation is atomic: the event is either accepted, or the call raised
         and nothing changed. It lets other tasks run at least once every 64 calls.
 
         :param event: an ``EventData``, or the body of one as ``bytes`` or ``str``.
@@ -260,10 +261,10 @@ class StreamingProducer(ManyEventsQueueing):
             if self._closed:
                 raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
         limit = self._options.max_queued_events
-        waited = part.ledger.outstanding >= limit
-        while part.ledger.outstanding >= limit:
-            # a full queue is sent at once rather than after max_wait_time
-            part.request_flush(part.ledger.accepted)
+        waited = not part.has_room(limit)
+        while not part.has_room(limit):
+            # the head batch is full, so it is due: no flush (that would send the
+            # backlog behind it as a partial batch)
             await part.wait_for_room()
             if self._closed:
                 raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
@@ -283,8 +284,8 @@ class StreamingProducer(ManyEventsQueueing):
     ) -> bool:
         """Accept *event* if its partition has room; never waits.
 
-        :returns: ``True`` if accepted, ``False`` if the partition holds
-            ``max_queued_events`` events without an outcome.
+        :returns: ``True`` if accepted, ``False`` if ``max_queued_events`` events of the
+            partition wait behind its head batch.
         :raises TypeError: if an argument has the wrong type.
         :raises ValueError: if the partition does not exist, if both a partition id and a
             key are given, or if the key is empty.
@@ -292,9 +293,8 @@ class StreamingProducer(ManyEventsQueueing):
         :raises ~anyio_eventhubs.ProducerClosedError: if the producer is closed.
         """
         part, item = self._prepare(event, partition_id, partition_key)
-        if part.ledger.outstanding >= self._options.max_queued_events:
-            part.request_flush(part.ledger.accepted)
-            return False
+        if not part.has_room(self._options.max_queued_events):
+            return False  # its full head batch is already due
         if self._journal is not None:
             if self._journal.recovering:
                 return False  # recovered events go first

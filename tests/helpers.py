@@ -11,6 +11,7 @@ import pytest
 from trio.testing import MockClock
 
 from anyio_eventhubs import PublishFailedEventArgs, PublishSucceededEventArgs
+from anyio_eventhubs.testing import InMemoryEventHub
 
 
 @dataclass
@@ -71,3 +72,21 @@ def trio_autojump() -> pytest.MarkDecorator:
         "anyio_backend",
         [pytest.param(("trio", {"clock": MockClock(autojump_threshold=0)}), id="trio-autojump")],
     )
+
+
+#: the in-memory hub's smallest message size: a batch of it holds one event of
+#: ``padded()`` bytes (two such events need at least 86 bytes)
+ONE_EVENT_BATCH_SIZE = 64
+
+
+def padded(body: bytes) -> bytes:
+    """*body* padded to 40 bytes: alone it fills a batch of ``ONE_EVENT_BATCH_SIZE``."""
+    if len(body) > 40:
+        raise ValueError(f"body of {len(body)} bytes is longer than 40")
+    return body.ljust(40, b".")
+
+
+def one_event_batch_hub(partition_count: int = 1) -> InMemoryEventHub:
+    """A hub where every ``padded()`` event fills a batch of its own, so that a partition
+    is full (``max_queued_events`` events behind a full head batch) after a few events."""
+    return InMemoryEventHub(partition_count, max_message_size=ONE_EVENT_BATCH_SIZE)

@@ -19,7 +19,7 @@ from anyio_eventhubs import (
 )
 from anyio_eventhubs.testing import InMemoryEventHub
 
-from .helpers import Recorder, trio_autojump
+from .helpers import Recorder, one_event_batch_hub, padded, trio_autojump
 
 pytestmark = pytest.mark.anyio
 
@@ -57,20 +57,23 @@ async def test_aclose_is_idempotent() -> None:
 
 
 async def test_a_waiting_queue_for_send_fails_when_the_producer_closes() -> None:
-    hub = InMemoryEventHub(1)
+    hub = one_event_batch_hub()
     hub.hold_sends()
     errors: list[BaseException] = []
-    # the held event is dropped by the close (close_timeout=0): with no failure handler,
-    # that is raised from the exit
-    with pytest.raises(PublishError):
+    # the held events are dropped by the close (close_timeout=0): with no failure handler,
+    # that is raised from the exit (one error per batch: three batches of one event)
+    with pytest.raises(ExceptionGroup) as raised:
         async with open_streaming_producer(
             transport=hub, max_queued_events=1, close_timeout=0
         ) as producer:
-            await producer.queue_for_send(b"first")
+            await producer.queue_for_send(padded(b"first"))
+            await hub.wait_sends_in_flight(1)
+            await producer.queue_for_send(padded(b"head batch"))
+            await producer.queue_for_send(padded(b"behind it: full"))
 
             async def blocked() -> None:
                 try:
-                    await producer.queue_for_send(b"second")
+                    await producer.queue_for_send(padded(b"second"))
                 except ProducerClosedError as exc:
                     errors.append(exc)
 
@@ -82,6 +85,7 @@ async def test_a_waiting_queue_for_send_fails_when_the_producer_closes() -> None
                     tg.start_soon(hub_release_later, scope)
                     await producer.aclose()
     assert len(errors) == 1
+    assert all(isinstance(e, PublishError) for e in raised.value.exceptions)
 
 
 async def hub_release_later(scope: anyio.CancelScope) -> None:

@@ -8,7 +8,7 @@ import pytest
 from anyio_eventhubs import RetryOptions, ServerBusyError, open_streaming_producer
 from anyio_eventhubs.testing import InMemoryEventHub
 
-from .helpers import Recorder
+from .helpers import Recorder, one_event_batch_hub, padded
 
 pytestmark = pytest.mark.anyio
 
@@ -92,59 +92,65 @@ async def test_queued_count_covers_events_until_their_outcome() -> None:
         for _ in range(3):
             await producer.queue_for_send(b"e")
         await hub.wait_sends_in_flight(1)
-        # all three are in flight, none has an outcome: the partition is full
+        # all three are in flight, none has an outcome: counted until their outcome...
         assert producer.get_partition_queued_event_count("0") == 3
         assert producer.statistics().in_flight == 3
-        assert producer.try_queue_for_send(b"more") is False
+        # ...but only events behind the head batch take room (none here)
+        assert producer.try_queue_for_send(b"more") is True
+        assert producer.get_partition_queued_event_count("0") == 4
         hub.release_sends()
         await producer.flush()
-        assert producer.try_queue_for_send(b"more") is True
+        assert producer.get_partition_queued_event_count("0") == 0
 
 
 async def test_queue_for_send_waits_for_room_and_resumes() -> None:
-    hub = InMemoryEventHub(1)
+    hub = one_event_batch_hub()
     hub.hold_sends()
+    bodies = [padded(b"%d" % i) for i in range(4)]
     async with open_streaming_producer(
-        transport=hub, max_wait_time=None, max_queued_events=2
+        transport=hub, max_wait_time=None, max_queued_events=1
     ) as producer:
-        await producer.queue_for_send(b"1")
-        await producer.queue_for_send(b"2")
+        await producer.queue_for_send(bodies[0])
+        await producer.queue_for_send(bodies[1])
+        await hub.wait_sends_in_flight(1)  # 0 in flight, 1 the head batch (full)
+        await producer.queue_for_send(bodies[2])  # behind it: the partition is full
         accepted = anyio.Event()
 
-        async def third() -> None:
-            await producer.queue_for_send(b"3")
+        async def fourth() -> None:
+            await producer.queue_for_send(bodies[3])
             accepted.set()
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(third)
-            # waiting for room flushes the full partition at once (no max_wait_time here)
-            await hub.wait_sends_in_flight(1)
+            tg.start_soon(fourth)
             await anyio.wait_all_tasks_blocked()
             assert not accepted.is_set()
             hub.release_sends()
         assert accepted.is_set()
-    assert hub.published_bodies("0") == [b"1", b"2", b"3"]
+    assert hub.published_bodies("0") == bodies
 
 
 async def test_a_cancelled_wait_for_room_changes_nothing() -> None:
-    hub = InMemoryEventHub(1)
+    hub = one_event_batch_hub()
     hub.hold_sends()
     rec = Recorder()
+    kept = [padded(b"kept %d" % i) for i in range(3)]
     async with open_streaming_producer(
         transport=hub, max_wait_time=None, max_queued_events=1, **rec.handlers()
     ) as producer:
-        await producer.queue_for_send(b"kept")
+        await producer.queue_for_send(kept[0])
+        await producer.queue_for_send(kept[1])
+        await hub.wait_sends_in_flight(1)  # in flight, a full head batch...
+        await producer.queue_for_send(kept[2])  # ...and one behind it: full
         with anyio.CancelScope() as scope:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(producer.queue_for_send, b"cancelled")
-                await hub.wait_sends_in_flight(1)
+                tg.start_soon(producer.queue_for_send, padded(b"cancelled"))
                 await anyio.wait_all_tasks_blocked()
                 scope.cancel()
         assert scope.cancelled_caught
-        assert producer.total_queued_event_count == 1
+        assert producer.total_queued_event_count == 3
         hub.release_sends()
-    assert rec.published_events == [b"kept"]
-    assert hub.published_bodies("0") == [b"kept"]
+    assert rec.published_events == kept
+    assert hub.published_bodies("0") == kept
 
 
 async def test_queue_for_send_is_a_cancellation_point() -> None:

@@ -24,7 +24,7 @@ from anyio_eventhubs import (
 )
 from anyio_eventhubs.testing import InMemoryEventHub
 
-from .helpers import Recorder
+from .helpers import Recorder, one_event_batch_hub, padded
 from .journal.helpers import segments
 from .journal.test_producer_journal import crash_with_events
 
@@ -61,57 +61,57 @@ async def test_a_key_or_an_id_routes_every_event_of_the_call() -> None:
 
 
 async def test_a_full_partition_makes_the_call_wait_and_it_resumes_in_order() -> None:
-    hub = InMemoryEventHub(1)
+    hub = one_event_batch_hub()
     hub.hold_sends()
     progress = QueueManyProgress()
+    events = [padded(b"%d" % i) for i in range(7)]
     async with open_streaming_producer(
         transport=hub, max_wait_time=None, max_queued_events=3
     ) as producer:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(
-                lambda: producer.queue_many_for_send(
-                    [b"%d" % i for i in range(7)], progress=progress
-                )
-            )
-            # waiting for room flushes the full partition at once
+            tg.start_soon(lambda: producer.queue_many_for_send(events, progress=progress))
             await hub.wait_sends_in_flight(1)
             await anyio.wait_all_tasks_blocked()
-            assert progress.accepted == 3
-            assert producer.get_partition_queued_event_count("0") == 3
+            # one in flight (held), a full head batch, and three behind it
+            assert progress.accepted == 5
+            assert producer.get_partition_queued_event_count("0") == 5
             hub.release_sends()
         assert progress.accepted == 7
-    assert hub.published_bodies("0") == [b"%d" % i for i in range(7)]
+    assert hub.published_bodies("0") == events
 
 
 async def test_try_accepts_the_prefix_that_has_room_and_stops_at_the_first_full_partition() -> None:
-    hub = InMemoryEventHub(2)
+    hub = one_event_batch_hub(2)
     hub.hold_sends()
     rec = Recorder()
+    pre, a, b, c, d = (padded(x) for x in (b"pre", b"a", b"b", b"c", b"d"))
     async with open_streaming_producer(
-        transport=hub, max_wait_time=None, max_queued_events=2, **rec.handlers()
+        transport=hub, max_wait_time=None, max_queued_events=1, **rec.handlers()
     ) as producer:
-        await producer.queue_for_send(b"pre", partition_id="0")  # partition 0: room for 1
-        events = [b"a", b"b", b"c", b"d"]  # round robin: 0, 1, 0 (full: stop), ...
+        await producer.queue_for_send(pre, partition_id="0")  # partition 0's head batch
+        events = [a, b, c, d]  # round robin: 0 (behind pre), 1, 0 (full: stop), ...
         assert producer.try_queue_many_for_send(events) == 2
         assert producer.get_partition_queued_event_count("0") == 2
         assert producer.get_partition_queued_event_count("1") == 1
-        await hub.wait_sends_in_flight(1)  # the full partition was sent at once
+        await hub.wait_sends_in_flight(1)  # partition 0's full head batch is due
         hub.release_sends()
-    assert sorted(rec.published_events) == [b"a", b"b", b"pre"]
-    assert hub.published_bodies("0") == [b"pre", b"a"]
+    assert sorted(rec.published_events) == sorted([a, b, pre])
+    assert hub.published_bodies("0") == [pre, a]
 
 
 async def test_try_on_a_full_partition_accepts_nothing() -> None:
-    hub = InMemoryEventHub(1)
+    hub = one_event_batch_hub()
     hub.hold_sends()
+    first = [padded(b"first"), padded(b"second")]
     async with open_streaming_producer(
         transport=hub, max_wait_time=None, max_queued_events=1
     ) as producer:
-        await producer.queue_for_send(b"first")
-        assert producer.try_queue_many_for_send([b"x", b"y"]) == 0
-        assert producer.total_queued_event_count == 1
+        for event in first:  # a full head batch and one event behind it
+            await producer.queue_for_send(event)
+        assert producer.try_queue_many_for_send([padded(b"x"), padded(b"y")]) == 0
+        assert producer.total_queued_event_count == 2
         hub.release_sends()
-    assert hub.published_bodies("0") == [b"first"]
+    assert hub.published_bodies("0") == first
 
 
 @pytest.mark.parametrize(
@@ -177,11 +177,11 @@ async def test_an_empty_list_accepts_nothing_and_is_still_a_checkpoint() -> None
 
 
 async def test_a_cancelled_call_accepted_exactly_the_prefix_progress_names() -> None:
-    hub = InMemoryEventHub(1)
+    hub = one_event_batch_hub()
     hub.hold_sends()
     rec = Recorder()
     progress = QueueManyProgress()
-    events = [b"%d" % i for i in range(5)]
+    events = [padded(b"%d" % i) for i in range(6)]
     async with open_streaming_producer(
         transport=hub, max_wait_time=None, max_queued_events=2, **rec.handlers()
     ) as producer:
@@ -192,8 +192,9 @@ async def test_a_cancelled_call_accepted_exactly_the_prefix_progress_names() -> 
                 await anyio.wait_all_tasks_blocked()
                 scope.cancel()
         assert scope.cancelled_caught
-        assert progress.accepted == 2
-        assert producer.total_queued_event_count == 2
+        # one in flight (held), a full head batch, two behind it; the rest waited
+        assert progress.accepted == 4
+        assert producer.total_queued_event_count == 4
         hub.release_sends()
     # each accepted event got exactly one outcome; the others were never accepted
     assert rec.published_events == events[: progress.accepted]
@@ -244,18 +245,19 @@ async def test_a_closed_producer_refuses_the_call() -> None:
 
 
 async def test_a_close_while_waiting_says_how_many_were_accepted() -> None:
-    hub = InMemoryEventHub(1)
+    hub = one_event_batch_hub()
     hub.hold_sends()
     rec = Recorder()
     progress = QueueManyProgress()
     raised: list[BaseException] = []
+    events = [padded(x) for x in (b"a", b"b", b"c", b"d")]
     async with open_streaming_producer(
         transport=hub, max_wait_time=None, max_queued_events=1, **rec.handlers()
     ) as producer:
 
         async def queue() -> None:
             try:
-                await producer.queue_many_for_send([b"a", b"b", b"c"], progress=progress)
+                await producer.queue_many_for_send(events, progress=progress)
             except ProducerClosedError as exc:
                 raised.append(exc)
 
@@ -267,9 +269,10 @@ async def test_a_close_while_waiting_says_how_many_were_accepted() -> None:
             await anyio.wait_all_tasks_blocked()
             assert len(raised) == 1
             hub.release_sends()
-    assert "accepting 1 of the 3 events" in str(raised[0])
-    assert progress.accepted == 1
-    assert rec.published_events == [b"a"]
+    # in flight, the head batch, one behind it: the fourth waited
+    assert "accepting 3 of the 4 events" in str(raised[0])
+    assert progress.accepted == 3
+    assert rec.published_events == events[:3]
 
 
 # -- with a journal (open_streaming_producer(journal=...)) --------------------------------

@@ -11,9 +11,9 @@ the core shows up in this one module:
   producer opened, so it is safe from any thread *when a partition id or key is given*:
   round robin (not thread-safe in the core) is done here instead, with a counter whose
   ``next()`` is atomic. ``_intake.prepare_many`` likewise, for ``queue_many_for_send``.
-- ``PartitionState.accept``, ``request_flush`` and ``wait_for_room``: event loop thread
-  only.
-- ``PartitionState.ledger.outstanding``: an ``int``, read from any thread.
+- ``PartitionState.accept`` and ``wait_for_room``: event loop thread only.
+- ``PartitionState.ledger.outstanding`` and ``PartitionState.queue.backlog``: ``int``
+  attributes, read from any thread.
 """
 
 from __future__ import annotations
@@ -91,11 +91,7 @@ class Core:
             part.accept(item, now)
 
     @staticmethod
-    def request_flush(part: PartitionState) -> None:
-        """Send what *part* holds now, without waiting for a full batch (loop thread)."""
-        part.request_flush(part.ledger.accepted)
-
-    @staticmethod
     async def wait_for_room(part: PartitionState) -> None:
-        """Wait for the next outcome on *part* (loop thread; the caller re-checks)."""
+        """Wait until *part*'s batcher takes a batch or an outcome comes (loop thread;
+        the caller re-checks)."""
         await part.wait_for_room()

@@ -7,14 +7,16 @@ or Trio's ``run_sync_soon``: neither waits) only when no wake-up is pending; it 
 the whole list under the lock and accepts every event in it, in order.
 
 What counts against ``max_queued_events`` for a partition is the async producer's own
-count (accepted, without an outcome) plus what waits here. The pump moves events from
-here to there under the lock, so callers never see an event counted twice or not at all:
-the bound holds exactly.
+count (its events behind the head batch, ``PartitionQueue.backlog``) plus what waits
+here. The pump moves events from here to there under the lock, so callers never see an
+event counted twice or not at all; an event moved may join the head batch and free
+room, and the pump then wakes the partition's waiters. Only the loop changes the
+backlog, by one store of an int: outside the lock, only a batch taken lowers it.
 
 A caller that finds its partition full waits on a condition variable. It asks the loop
-to *watch* that partition: a task that flushes it (a full partition is sent at once, as
-in the async producer) and waits for its next outcome, then wakes the partition's
-waiters and ends. A waiter that finds the room taken by another asks again.
+to *watch* that partition: a task that waits until the batcher takes its (full, hence
+due) head batch or an outcome comes, then wakes the partition's waiters and ends. A
+waiter that finds the room taken by another asks again.
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ class Intake:
         self._items: list[tuple[PartitionState, QueuedEvent]] = []
         self._pending = dict.fromkeys(self._ids, 0)
         self._waiting = dict.fromkeys(self._ids, 0)
-        self._flush_requests: set[PartitionState] = set()
         self._watch_requests: set[PartitionState] = set()
         self._watched: set[str] = set()
         self._wake_pending = False
@@ -67,7 +68,7 @@ class Intake:
             self._call_soon(self._on_wake)
 
     def _has_room(self, part: PartitionState) -> bool:
-        return self._pending[part.id] + part.ledger.outstanding < self._limit
+        return self._pending[part.id] + part.queue.backlog < self._limit
 
     def put(
         self, part: PartitionState, item: QueuedEvent, timeout: float | None, loop_thread: int
@@ -84,15 +85,13 @@ class Intake:
             if self.refusal is not None:
                 raise ProducerClosedError(self.refusal)
             pending = self._pending[pid]
-            if pending + part.ledger.outstanding < self._limit:
+            if pending + part.queue.backlog < self._limit:
                 self._pending[pid] = pending + 1
                 self._items.append((part, item))
                 if not self._wake_pending:
                     self._wake()
                 return True
             if timeout is not None and timeout <= 0:
-                self._flush_requests.add(part)  # a full partition is sent at once
-                self._wake()
                 return False
             if threading.get_ident() == loop_thread:
                 raise RuntimeError(
@@ -167,8 +166,16 @@ class Intake:
         with self.lock:
             items, self._items = self._items, []
             if items:
-                self._pending = dict.fromkeys(self._ids, 0)
-                self._core.accept_all(items)
+                self._accept(items)
+
+    def _accept(self, items: list[tuple[PartitionState, QueuedEvent]]) -> None:
+        """Accept *items* (lock held); wake the waiters of partitions that have room
+        after it (events that joined a head batch took none)."""
+        self._pending = dict.fromkeys(self._ids, 0)
+        self._core.accept_all(items)
+        for pid, waiting in self._waiting.items():
+            if waiting:
+                self._room[pid].notify_all()
 
     async def pump(self, task_group: anyio.abc.TaskGroup) -> None:
         """Move events to the loop as they come; start watches; return once refused."""
@@ -179,14 +186,10 @@ class Intake:
                 self._wake_pending = False
                 items, self._items = self._items, []
                 if items:
-                    self._pending = dict.fromkeys(self._ids, 0)
-                    self._core.accept_all(items)
-                flushes, self._flush_requests = self._flush_requests, set()
+                    self._accept(items)
                 watches, self._watch_requests = self._watch_requests, set()
                 self._watched.update(part.id for part in watches)
                 stop = self.refusal is not None
-            for part in flushes:
-                self._core.request_flush(part)
             for part in watches:
                 task_group.start_soon(self._watch, part)
             if stop:
@@ -201,5 +204,4 @@ class Intake:
                     self._watched.discard(pid)
                     self._room[pid].notify_all()
                     return
-            self._core.request_flush(part)
             await self._core.wait_for_room(part)

@@ -101,7 +101,7 @@ class ManyEventsQueueing:
             if not accepted:
                 raise TimeoutError(
                     f"partition {part.id!r} still held max_queued_events="
-                    f"{self._core.max_queued_events} events without an outcome after "
+                    f"{self._core.max_queued_events} events behind its head batch after "
                     f"{timeout} seconds; {progress.accepted} of the {len(prepared)} events "
                     "were accepted, the rest were not"
                 )
@@ -118,7 +118,7 @@ class ManyEventsQueueing:
 
         As the async ``try_queue_many_for_send``: a bad event raises and nothing is
         accepted; acceptance stops at the first event whose partition is full (that
-        partition is then sent at once).
+        partition's full head batch is already due).
 
         :returns: how many events were accepted: ``events[:n]`` were, the rest were not.
         :raises TypeError: for bad input, as ``queue_for_send``.

@@ -108,8 +108,9 @@ class StreamingProducer(ManyEventsQueueing):
     def total_queued_event_count(self) -> int:
         """Events accepted and still without an outcome, over all partitions.
 
-        This is what ``max_queued_events`` bounds (per partition): an event counts from
-        the moment ``queue_for_send`` accepts it until it is reported published or failed.
+        An event counts from the moment ``queue_for_send`` accepts it until it is reported
+        published or failed. Per partition, ``max_queued_events`` bounds only the events
+        that wait behind the head batch (the docs' Backpressure page).
         """
         self._refuse_if_forked()
         with self._intake.lock:  # so that no event is on its way from one count to the other
@@ -180,8 +181,8 @@ class StreamingProducer(ManyEventsQueueing):
         to (the key is stamped on the event), or the next in round robin. The event is
         validated and encoded in the calling thread, so bad input raises here.
 
-        Blocks while the partition already holds ``max_queued_events`` events without an
-        outcome, up to *timeout* seconds (``None``: as long as it takes). The event is
+        Blocks while ``max_queued_events`` events of the partition wait behind its (full)
+        head batch, up to *timeout* seconds (``None``: as long as it takes). The event is
         either accepted, or the call raised and nothing changed.
 
         :param event: an ``EventData``, or the body of one as ``bytes`` or ``str``.
@@ -204,8 +205,8 @@ class StreamingProducer(ManyEventsQueueing):
         if not self._put(part, item, timeout, self._loop_thread):
             raise TimeoutError(
                 f"partition {part.id!r} still held max_queued_events="
-                f"{self._core.max_queued_events} events without an outcome after {timeout} "
-                "seconds; the event was not queued"
+                f"{self._core.max_queued_events} events behind its head batch after "
+                f"{timeout} seconds; the event was not queued"
             )
 
     def try_queue_for_send(
@@ -213,8 +214,8 @@ class StreamingProducer(ManyEventsQueueing):
     ) -> bool:
         """Accept *event* if its partition has room; never waits.
 
-        :returns: ``True`` if accepted, ``False`` if the partition holds
-            ``max_queued_events`` events without an outcome (it is then sent at once).
+        :returns: ``True`` if accepted, ``False`` if ``max_queued_events`` events of the
+            partition wait behind its head batch (which is full, and sent at once).
         :raises TypeError: if an argument has the wrong type.
         :raises ValueError: if the partition does not exist, if both a partition id and a
             key are given, or if the key is empty.

@@ -165,13 +165,16 @@ class ProducerHarness(LoopDriver):
             for pid, p in self.producer.statistics().partitions.items()
         }
 
+    def is_full(self, partition_id: str) -> bool:
+        """Whether ``queue_for_send`` would wait for *partition_id*: ``max_queued_events``
+        of its events wait behind its (full) head batch. The producer's own count: the
+        model does not cut batches."""
+        return not self.producer._parts[partition_id].has_room(self.max_queued_events)
+
     def _full_held_partition(self) -> bool:
         if self._held is None:
             return False
-        return any(
-            self.producer.get_partition_queued_event_count(pid) >= self.max_queued_events
-            for pid in self._held
-        )
+        return any(self.is_full(pid) for pid in self._held)
 
     async def _run_until_settled(
         self, call: Callable[[], Awaitable[object]]

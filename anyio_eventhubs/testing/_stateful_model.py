@@ -164,7 +164,7 @@ class _Attempt:
     grown: dict[str, int]  # partition -> accepted events added by the attempt
     error: Exception | None
     cancelled: bool
-    full_held: bool  # whether a held partition was at max_queued_events
+    full_held: bool  # whether a held partition was full (queue_for_send would wait)
 
 
 # -- the machine ---------------------------------------------------------------------------

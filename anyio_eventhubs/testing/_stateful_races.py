@@ -156,7 +156,7 @@ class RaceRules:
         m = self.m
         pids = m.model.partition_ids
         pid = pids[index % len(pids)]
-        if m.model.outstanding(pid) >= m.max_queued_events:
+        if m.is_full(pid):
             return  # queue_for_send would wait: not this rule's subject
         m.resend_budget = 0
         event, body = m._make_event(b"storm")

@@ -153,16 +153,17 @@ class ProducerRules(ProducerHarness):
         assert not any(grown.values()), f"a refused event changed the producer: {grown}"
         expected = self._expected_partition(partition_id, partition_key)
         candidates = self.model.partition_ids if expected is None else (expected,)
-        assert any(self.model.outstanding(p) >= self.max_queued_events for p in candidates), (
+        assert any(self.is_full(p) for p in candidates), (
             f"try_queue_for_send refused an event although {candidates} had room"
         )
 
     def _fill_held_partition(self, index: int, template: EventLike) -> str:
-        """Hold a partition's sends and fill it to ``max_queued_events``; return its id."""
+        """Hold a partition's sends and fill it until it is full; return its id."""
         pid = self.model.partition_ids[index % len(self.model.partition_ids)]
         self._hold([pid])
         self.sync_model()
-        for _ in range(self.max_queued_events + 1):
+        # at most: a batch in flight, the head batch, then max_queued_events behind it
+        for _ in range(self.max_queued_events + 2 * self.max_message_size + 1):
             event, body = self._make_event(template)
             result, grown = self.portal.call(self._try_publish_on_loop, event, pid, None)
             if isinstance(result, Exception):
@@ -170,7 +171,7 @@ class ProducerRules(ProducerHarness):
             if not result:
                 break
             self._record_acceptance(grown, body, event, pid, None)
-        assert self.model.outstanding(pid) >= self.max_queued_events, (
+        assert self.is_full(pid), (
             "try_queue_for_send refused an event before its partition was full"
         )
         return pid
