@@ -136,8 +136,9 @@ async def open_streaming_producer(
         raised from the next ``flush()`` or the exit as :class:`~anyio_eventhubs.PublishError`.
     :param max_wait_time: seconds a partial batch waits after its first event before it
         is sent; ``None`` sends only full batches (and on flush).
-    :param max_queued_events: per partition, events accepted and without an outcome
-        before ``queue_for_send`` waits.
+    :param max_queued_events: per partition, events waiting behind the batch being filled
+        before ``queue_for_send`` waits (batches in flight and the one being filled are
+        bounded by size instead, so batches fill whatever this is).
     :param max_concurrent_sends: batches in flight over all partitions (``None``: no bound
         beyond the per-partition one).
     :param max_concurrent_sends_per_partition: batches in flight per partition; with 1

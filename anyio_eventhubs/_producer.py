@@ -243,8 +243,9 @@ class StreamingProducer(ManyEventsQueueing):
         to (the key is stamped on the event), or the next in round robin.
 
         Blocks while ``max_queued_events`` events of the partition wait behind its head
-        batch (which is then full, and sent as soon as a send slot is free). Cancellation is atomic: the event is either accepted, or the call raised
-        and nothing changed. It lets other tasks run at least once every 64 calls.
+        batch (which is then full, and sent as soon as a send slot is free).
+        Cancellation is atomic: the event is either accepted, or the call raised and
+        nothing changed. It lets other tasks run at least once every 64 calls.
 
         :param event: an ``EventData``, or the body of one as ``bytes`` or ``str``.
         :raises TypeError: if an argument has the wrong type.

@@ -20,6 +20,7 @@ from anyio_eventhubs import (
 from anyio_eventhubs.sync import StreamingProducer, open_streaming_producer
 from anyio_eventhubs.testing import InMemoryEventHub
 
+from ..helpers import ONE_EVENT_BATCH_SIZE, padded
 from .helpers import PATIENCE, GatedHub, ThreadRecorder, producer_threads
 
 
@@ -154,55 +155,61 @@ def test_the_options_and_defaults_are_the_async_producers() -> None:
         assert parameter.kind == theirs[name].kind, name
 
 
-def test_a_full_partition_is_sent_at_once_when_try_queue_refuses(backend: str) -> None:
-    recorder = ThreadRecorder()
-    hub = InMemoryEventHub(partition_count=1)
+def test_a_full_partitions_head_batch_is_sent_when_try_queue_refuses(backend: str) -> None:
+    hub = GatedHub(partition_count=1, max_message_size=ONE_EVENT_BATCH_SIZE)
+    hub.hold()
+    bodies = [padded(b"%d" % n) for n in range(20)]
     with open_streaming_producer(
         transport=hub,
         backend=backend,
         max_queued_events=3,
-        max_wait_time=None,  # without the flush on full, nothing would ever be sent
-        **recorder.handlers,
+        max_wait_time=None,  # only a full batch goes out by itself
     ) as producer:
-        for n in range(3):
-            assert producer.try_queue_for_send(str(n))
-        assert not producer.try_queue_for_send("refused")
-        recorder.wait_for(lambda r: len(r.published_events()) == 3)
-        assert producer.try_queue_for_send("3")
-    assert hub.published_bodies("0") == [b"0", b"1", b"2", b"3"]
+        accepted = 0
+        while accepted < len(bodies) and producer.try_queue_for_send(bodies[accepted]):
+            accepted += 1
+        # at least max_queued_events fit (events on their way to the loop count as
+        # behind the head batch); at most one in flight, the head batch, three behind it
+        assert 3 <= accepted <= 5
+        hub.wait_sends_started(1)  # no flush: the head batch was full
+        hub.release()
+    assert hub.hub.published_bodies("0") == bodies[:accepted]
 
 
 def test_queue_for_send_waits_while_the_partition_is_full(backend: str) -> None:
-    hub = GatedHub(partition_count=1)
+    hub = GatedHub(partition_count=1, max_message_size=ONE_EVENT_BATCH_SIZE)
     hub.hold()
+    bodies = [padded(b"%d" % n) for n in range(5)]
     with open_streaming_producer(
         transport=hub, backend=backend, max_queued_events=2, max_wait_time=None
     ) as producer:
-        producer.queue_for_send(b"0")
-        producer.queue_for_send(b"1")
-        waiter = threading.Thread(target=producer.queue_for_send, args=(b"2",))
+        for body in bodies[:4]:  # one in flight (held), the head batch, two behind it
+            producer.queue_for_send(body)
+        waiter = threading.Thread(target=producer.queue_for_send, args=(bodies[4],))
         waiter.start()
-        hub.wait_sends_started(1)  # the waiter had the full partition sent at once
+        hub.wait_sends_started(1)
         assert waiter.is_alive()
-        assert producer.total_queued_event_count == 2
+        assert producer.total_queued_event_count == 4
         hub.release()
         waiter.join(PATIENCE)
         assert not waiter.is_alive()
-    assert hub.hub.published_bodies("0") == [b"0", b"1", b"2"]
+    assert hub.hub.published_bodies("0") == bodies
 
 
 def test_queue_for_send_times_out_and_queues_nothing(backend: str) -> None:
-    hub = GatedHub(partition_count=1)
+    hub = GatedHub(partition_count=1, max_message_size=ONE_EVENT_BATCH_SIZE)
     hub.hold()
+    bodies = [padded(b"%d" % n) for n in range(3)]
     with open_streaming_producer(
         transport=hub, backend=backend, max_queued_events=1, max_wait_time=None
     ) as producer:
-        producer.queue_for_send(b"0")
+        for body in bodies:  # one in flight (held), the head batch, one behind it
+            producer.queue_for_send(body)
         with pytest.raises(TimeoutError, match=r"partition '0' still held max_queued_events=1"):
-            producer.queue_for_send(b"late", timeout=0.05)
-        assert producer.get_partition_queued_event_count("0") == 1
+            producer.queue_for_send(padded(b"late"), timeout=0.05)
+        assert producer.get_partition_queued_event_count("0") == 3
         hub.release()
-    assert hub.hub.published_bodies("0") == [b"0"]
+    assert hub.hub.published_bodies("0") == bodies
 
 
 def test_counts_and_statistics_include_events_on_their_way_to_the_loop(backend: str) -> None:

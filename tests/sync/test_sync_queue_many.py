@@ -16,6 +16,7 @@ from anyio_eventhubs import (
 from anyio_eventhubs.sync import open_streaming_producer
 from anyio_eventhubs.testing import InMemoryEventHub
 
+from ..helpers import ONE_EVENT_BATCH_SIZE, padded
 from .helpers import PATIENCE, GatedHub
 
 
@@ -34,40 +35,45 @@ def test_events_go_in_order_by_round_robin_key_or_id(backend: str) -> None:
 
 
 def test_a_call_waits_for_room_and_a_timeout_names_the_accepted_prefix(backend: str) -> None:
-    hub = GatedHub(partition_count=1)
+    hub = GatedHub(partition_count=1, max_message_size=ONE_EVENT_BATCH_SIZE)
     hub.hold()
     progress = QueueManyProgress()
+    bodies = [padded(b"%d" % n) for n in range(6)]
     with open_streaming_producer(
         transport=hub, backend=backend, max_queued_events=2, max_wait_time=None
     ) as producer:
-        with pytest.raises(TimeoutError, match="2 of the 5 events were accepted"):
-            producer.queue_many_for_send(
-                [b"0", b"1", b"2", b"3", b"4"], timeout=0.05, progress=progress
-            )
-        assert progress.accepted == 2
-        assert producer.get_partition_queued_event_count("0") == 2
+        # one in flight (held), the head batch and two behind it: 4 fit
+        with pytest.raises(TimeoutError, match="4 of the 6 events were accepted"):
+            producer.queue_many_for_send(bodies, timeout=0.2, progress=progress)
+        assert progress.accepted == 4
+        assert producer.get_partition_queued_event_count("0") == 4
         # waiting without a timeout: it resumes once the held batch is acknowledged
-        waiter = threading.Thread(target=producer.queue_many_for_send, args=([b"2", b"3"],))
+        waiter = threading.Thread(target=producer.queue_many_for_send, args=(bodies[4:],))
         waiter.start()
         hub.wait_sends_started(1)
         assert waiter.is_alive()
         hub.release()
         waiter.join(PATIENCE)
         assert not waiter.is_alive()
-    assert hub.hub.published_bodies("0") == [b"0", b"1", b"2", b"3"]
+    assert hub.hub.published_bodies("0") == bodies
 
 
 def test_try_accepts_the_prefix_with_room(backend: str) -> None:
-    hub = GatedHub(partition_count=1)
+    hub = GatedHub(partition_count=1, max_message_size=ONE_EVENT_BATCH_SIZE)
     hub.hold()
+    pre = padded(b"pre")
+    events = [padded(b"%d" % n) for n in range(8)]
     with open_streaming_producer(
         transport=hub, backend=backend, max_queued_events=3, max_wait_time=None
     ) as producer:
-        producer.queue_for_send(b"pre")
-        assert producer.try_queue_many_for_send([b"a", b"b", b"c"]) == 2
-        assert producer.try_queue_many_for_send([b"c"]) == 0
+        producer.queue_for_send(pre)
+        # events on their way to the loop count as behind the head batch: at least 2 fit,
+        # at most 4 (one in flight, the head batch, three behind it)
+        accepted = producer.try_queue_many_for_send(events)
+        assert 2 <= accepted <= 4
+        hub.wait_sends_started(1)
         hub.release()
-    assert hub.hub.published_bodies("0") == [b"pre", b"a", b"b"]
+    assert hub.hub.published_bodies("0") == [pre, *events[:accepted]]
 
 
 def test_a_bad_event_refuses_the_whole_call(backend: str) -> None:

@@ -14,6 +14,7 @@ from anyio_eventhubs import ProducerClosedError, PublishSucceededEventArgs, Serv
 from anyio_eventhubs.sync import open_streaming_producer
 from anyio_eventhubs.testing import InMemoryEventHub
 
+from ..helpers import ONE_EVENT_BATCH_SIZE, padded
 from .helpers import PATIENCE, GatedHub, ThreadRecorder, producer_threads
 
 
@@ -84,18 +85,19 @@ def test_many_threads_queue_while_others_flush(backend: str) -> None:
 
 def test_closing_while_threads_wait_for_room_releases_them(backend: str) -> None:
     recorder = ThreadRecorder()
-    hub = GatedHub(partition_count=1)
+    hub = GatedHub(partition_count=1, max_message_size=ONE_EVENT_BATCH_SIZE)
     hub.hold()
     producer = open_streaming_producer(
         transport=hub, backend=backend, max_queued_events=2, **recorder.handlers
     )
-    producer.queue_for_send(b"a")
-    producer.queue_for_send(b"b")
+    kept = [padded(x) for x in (b"a", b"b", b"c", b"d")]
+    for body in kept:  # one in flight (held), the head batch, two behind it
+        producer.queue_for_send(body)
     outcomes: list[str] = []
 
     def blocked() -> None:
         try:
-            producer.queue_for_send(b"never")
+            producer.queue_for_send(padded(b"never"))
             outcomes.append("accepted")
         except ProducerClosedError:
             outcomes.append("refused")
@@ -103,7 +105,7 @@ def test_closing_while_threads_wait_for_room_releases_them(backend: str) -> None
     waiters = [threading.Thread(target=blocked) for _ in range(4)]
     for waiter in waiters:
         waiter.start()
-    hub.wait_sends_started(1)  # a waiter found the partition full and had it sent
+    hub.wait_sends_started(1)  # the first full batch went out
     closer = threading.Thread(target=producer.close)
     closer.start()
     for waiter in waiters:  # released by the close, while the sends are still held
@@ -114,8 +116,8 @@ def test_closing_while_threads_wait_for_room_releases_them(backend: str) -> None
     hub.release()
     closer.join(PATIENCE)
     assert not closer.is_alive()
-    assert recorder.published_events() == [b"a", b"b"]
-    assert hub.hub.published_bodies("0") == [b"a", b"b"]
+    assert recorder.published_events() == kept
+    assert hub.hub.published_bodies("0") == kept
     assert producer_threads() == []
 
 
