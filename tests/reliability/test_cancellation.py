@@ -53,19 +53,20 @@ async def test_cancelling_a_queue_for_send_that_waits_for_room_changes_nothing(
     emulator: EventHubsEmulator,
 ) -> None:
     ledger = Ledger()
-    spy = spy_on(emulator)
+    spy = spy_on(emulator, "small")  # 2 KiB messages: one event of 1100 bytes each
     with anyio.fail_after(TEST_TIMEOUT):
         async with open_streaming_producer(
             transport=spy,
-            max_queued_events=4,
+            max_queued_events=2,
             max_wait_time=None,
             retry_options=RETRY,
             **ledger.handlers(),
         ) as producer:
             spy.hold()
+            # one batch in flight (held), the full head batch, two events behind it
             for i in range(4):
-                await ledger.queue(producer, body("held", i), partition_id="0")
-            waiting = body("cancelled", 0)
+                await ledger.queue(producer, body("held", i, 1100), partition_id="0")
+            waiting = body("cancelled", 0, 1100)
             with anyio.CancelScope() as scope:
                 async with anyio.create_task_group() as tg:
 
@@ -74,7 +75,6 @@ async def test_cancelling_a_queue_for_send_that_waits_for_room_changes_nothing(
                         pytest.fail("queued without room")  # pragma: no cover
 
                     tg.start_soon(queue_one_more)
-                    # waiting for room flushed the partition: its batch is held
                     await spy.wait_held(1)
                     await anyio.wait_all_tasks_blocked()
                     scope.cancel()
@@ -83,12 +83,12 @@ async def test_cancelling_a_queue_for_send_that_waits_for_room_changes_nothing(
             assert_settled(producer, ledger)
             # and the partition still takes events once there is room
             spy.release()
-            await ledger.queue(producer, body("after", 0), partition_id="0")
+            await ledger.queue(producer, body("after", 0, 1100), partition_id="0")
             await producer.flush()
             assert_settled(producer, ledger)
-    summary = ledger.check(emulator, "eh1")
+    summary = ledger.check(emulator, "small")
     assert summary.published == 5
-    stored = [e.body for e in emulator.published_events("eh1", "0")]
+    stored = [e.body for e in emulator.published_events("small", "0")]
     assert waiting not in stored
 
 
