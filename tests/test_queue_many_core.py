@@ -64,29 +64,46 @@ def test_round_robin_take_matches_next_and_moves_on_by_the_count(
 
 
 @given(
-    outstanding=st.lists(st.integers(0, 4), min_size=1, max_size=4),
+    outstanding=st.lists(st.integers(0, 9), min_size=1, max_size=4),
     start=st.integers(0, 5),
-    count=st.integers(0, 20),
+    count=st.integers(0, 30),
+    max_batch=st.integers(11, 60),  # one to five events of 11 bytes per batch
 )
 def test_the_accepted_prefix_stops_at_the_first_event_whose_partition_is_full(
-    outstanding: list[int], start: int, count: int
+    outstanding: list[int], start: int, count: int, max_batch: int
 ) -> None:
+    """Rounds of ``_accept_while_room`` (as ``_accept_range`` runs them) accept what one
+    event at a time would: up to the first event whose partition has no room, i.e. holds
+    ``limit`` events behind its head batch."""
     limit = 4
-    route = tuple(PartitionState(str(i), 1 << 20, None, 1) for i in range(len(outstanding)))
-    for part, n in zip(route, outstanding, strict=True):
-        part.accept_many(_events([1] * n), 0.0)
+
+    def partitions() -> tuple[PartitionState, ...]:
+        route = tuple(PartitionState(str(i), max_batch, None, 1) for i in range(len(outstanding)))
+        for part, n in zip(route, outstanding, strict=True):
+            part.accept_many(_events([1] * n), 0.0)
+        return route
+
     end = start + count
+    one, bulk = partitions(), partitions()
+    k = len(one)
     items = _events([1] * end)
     # the oracle: one event at a time, stop at the first one without room
-    room = [limit - n for n in outstanding]
     expected = start
-    while expected < end and room[expected % len(route)] > 0:
-        room[expected % len(route)] -= 1
+    while expected < end and one[expected % k].has_room(limit):
+        one[expected % k].accept(items[expected], 0.0)
         expected += 1
-    assert _accept_while_room(route, items, start, end, limit, 0.0) == expected
-    for offset, part in enumerate(route):
-        mine = [i for i in range(start, expected) if i % len(route) == offset]
+    items = _events([1] * end)
+    backlog_before = [part.queue.backlog for part in bulk]
+    got = start
+    while got < end and bulk[got % k].has_room(limit):
+        stop = _accept_while_room(bulk, items, got, end, limit, 0.0)
+        assert stop > got  # each round accepts at least the next event
+        got = stop
+    assert got == expected
+    for offset, part in enumerate(bulk):
+        mine = [i for i in range(start, expected) if i % k == offset]
         assert part.ledger.accepted == outstanding[offset] + len(mine)
+        assert part.queue.backlog <= max(limit, backlog_before[offset])
         queued = part.drop_pending()[outstanding[offset] :]
         assert [id(e) for e in queued] == [id(items[i]) for i in mine]
         assert [e.seq for e in queued] == list(range(outstanding[offset], part.ledger.accepted))

@@ -32,33 +32,38 @@ async def test_cancelling_a_queue_for_send_that_waits_for_room(
 ) -> None:
     emulator.faults.delay_acks(ACK_DELAY)
     rec = Recorder()
+    # 2 KiB messages: one event of 1100 bytes per batch
+    held = [b"%d" % n + b"." * 1099 for n in range(4)]
     with anyio.fail_after(15):
         async with open_streaming_producer(
-            emulator.connection_string("eh1"),
+            emulator.connection_string("small"),
             max_queued_events=2,
             max_wait_time=0.01,
             **rec.handlers(),
         ) as producer:
-            await producer.queue_for_send(b"0", partition_id="0")
-            await producer.queue_for_send(b"1", partition_id="0")
-            await wait_for_events(emulator, "eh1", 1)  # the first send waits for its ack
+            await producer.queue_for_send(held[0], partition_id="0")
+            await producer.queue_for_send(held[1], partition_id="0")
+            await wait_for_events(emulator, "small", 1)  # the first send waits for its ack
+            # the full head batch (held[1]) and two behind it: the partition is full
+            await producer.queue_for_send(held[2], partition_id="0")
+            await producer.queue_for_send(held[3], partition_id="0")
             with anyio.CancelScope() as scope:
                 async with anyio.create_task_group() as task_group:
 
-                    async def queue_third() -> None:
-                        await producer.queue_for_send(b"2", partition_id="0")
+                    async def queue_one_more() -> None:
+                        await producer.queue_for_send(b"cancelled", partition_id="0")
                         pytest.fail("queued without room")  # pragma: no cover
 
-                    task_group.start_soon(queue_third)
+                    task_group.start_soon(queue_one_more)
                     await anyio.wait_all_tasks_blocked()
                     scope.cancel()
             assert scope.cancelled_caught
-            assert producer.get_partition_queued_event_count("0") == 2
+            assert producer.get_partition_queued_event_count("0") == 4
             assert await producer.clear() >= 1  # abandons the send waiting for its ack
-    assert set(rec.failed_events) == {b"0", b"1"}
+    assert set(rec.failed_events) == set(held)
     first_failure = rec.failed[0].exception
     assert isinstance(first_failure, EventClearedError)
-    assert b"2" not in [e.body for e in emulator.published_events("eh1", "0")]
+    assert b"cancelled" not in [e.body for e in emulator.published_events("small", "0")]
 
 
 async def test_cancelling_the_producer_mid_send_abandons_the_send(

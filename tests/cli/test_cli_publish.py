@@ -24,6 +24,7 @@ from anyio_eventhubs._cli._signals import presses
 from anyio_eventhubs._cli._summary import summary
 from anyio_eventhubs.testing import InMemoryEventHub
 
+from ..helpers import one_event_batch_hub, padded
 from .helpers import RecordingView
 
 pytestmark = pytest.mark.anyio
@@ -135,8 +136,9 @@ async def test_failed_events_are_counted_with_their_error() -> None:
         RecordingView(),
     )
     counters = outcome.counters
-    assert (counters.published, counters.failed, counters.not_published) == (1, 2, 2)
-    assert counters.errors["failed"] == {"NotFoundError: fault injected by InMemoryEventHub": 2}
+    # the three lines went out in one batch (the partition never filled), which failed
+    assert (counters.published, counters.failed, counters.not_published) == (0, 3, 3)
+    assert counters.errors["failed"] == {"NotFoundError: fault injected by InMemoryEventHub": 3}
     assert outcome.exit_code == 1
 
 
@@ -274,12 +276,14 @@ async def test_an_outcome_that_may_have_been_stored_exits_3_and_goes_to_failed_o
         RecordingView(),
         failed_out=FailedOut(out),
     )
-    assert (outcome.counters.published, outcome.counters.unknown) == (1, 2)
+    # the three lines went out in one batch, whose outcome is unknown
+    assert (outcome.counters.published, outcome.counters.unknown) == (0, 3)
     assert outcome.exit_code == 3
     envelopes = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(e["anyio-eventhubs-failed"], e["line"], e["data"]) for e in envelopes] == [
         ("unknown", 1, "a"),
         ("unknown", 2, "b"),
+        ("unknown", 3, "c"),
     ]
 
 
@@ -365,7 +369,7 @@ def test_the_summary_of_an_interrupted_connect_says_nothing_was_sent() -> None:
 
 async def test_ctrl_c_while_a_batch_of_lines_waits_for_room_resumes_after_the_last_queued() -> None:
     send_interrupt, interrupts = anyio.create_memory_object_stream[int](4)
-    hub = InMemoryEventHub(1)
+    hub = one_event_batch_hub()
     hub.hold_sends()
 
     async def ctrl_c_once_the_partition_is_full() -> None:
@@ -377,27 +381,29 @@ async def test_ctrl_c_while_a_batch_of_lines_waits_for_room_resumes_after_the_la
 
     view = RecordingView()
     settings = PublishSettings(max_wait_time=None, max_queued_events=2)
+    lines = [padded(x) for x in (b"a", b"b", b"c", b"d", b"e")]
     with send_interrupt, interrupts:
         async with anyio.create_task_group() as task_group:
             task_group.start_soon(ctrl_c_once_the_partition_is_full)
             outcome = await publish_lines(
-                _lines([b"", b"a", b"b", b"c", b"d"]),
+                _lines([b"", lines[0]], lines[1:3], lines[3:]),
                 {"transport": hub},
                 settings,
                 view,
                 interrupts,
             )
     assert outcome.interrupted
-    # lines 2 and 3 were queued (and published); --skip 3 resumes with "c"
-    assert (outcome.counters.queued, outcome.counters.published) == (2, 2)
-    assert hub.published_bodies("0") == [b"a", b"b"]
-    assert outcome.position.lines == 3
-    assert outcome.position.bytes_read == len(b"\na\nb\n")
+    # calls of 2 lines; lines 2-5 were queued (one batch in flight, held, the full head
+    # batch, two lines behind it) and published; --skip 5 resumes with line 6
+    assert (outcome.counters.queued, outcome.counters.published) == (4, 4)
+    assert hub.published_bodies("0") == lines[:4]
+    assert outcome.position.lines == 5
+    assert outcome.position.bytes_read == len(b"\n" + b"".join(x + b"\n" for x in lines[:4]))
 
 
 async def test_lines_after_an_interrupted_batch_are_as_if_never_read() -> None:
     send_interrupt, interrupts = anyio.create_memory_object_stream[int](4)
-    hub = InMemoryEventHub(1)
+    hub = one_event_batch_hub()
     hub.hold_sends()
     failed = io.BytesIO()
 
@@ -410,20 +416,24 @@ async def test_lines_after_an_interrupted_batch_are_as_if_never_read() -> None:
 
     broken_envelope = b'{"anyio-eventhubs-failed": 1'
     settings = PublishSettings(max_wait_time=None, max_queued_events=3)
+    lines = [padded(x) for x in (b"a", b"b", b"c", b"d", b"e", b"f", b"g")]
     with send_interrupt, interrupts:
         async with anyio.create_task_group() as task_group:
             task_group.start_soon(ctrl_c_once_the_partition_is_full)
             outcome = await publish_lines(
-                _lines([broken_envelope, b"a", b"b", b"c", b"d", broken_envelope]),
+                _lines(
+                    [broken_envelope, *lines[:2]], lines[2:5], [*lines[5:], broken_envelope]
+                ),
                 {"transport": hub},
                 settings,
                 RecordingView(),
                 interrupts,
                 failed_out=FailedOut(failed),
             )
-    # calls of 3 lines: lines 1-3 (1 invalid, reported), then 4-6, of which line 4 was
-    # queued and line 5 waited; line 6 was read but not handled, so --skip 4 reports it
-    # exactly once, in the next run
-    assert outcome.position.lines == 4
-    assert (outcome.counters.invalid, outcome.counters.queued) == (1, 3)
+    # calls of 3 lines: lines 1-3 (1 invalid, reported), then 4-6, then 7-9, of which
+    # line 7 waited (one batch in flight, held, the full head batch and three lines
+    # behind it); line 9 was read but not handled, so --skip 6 reports it exactly once,
+    # in the next run
+    assert outcome.position.lines == 6
+    assert (outcome.counters.invalid, outcome.counters.queued) == (1, 5)
     assert [json.loads(line)["line"] for line in failed.getvalue().splitlines()] == [1]
