@@ -421,9 +421,7 @@ async def test_lines_after_an_interrupted_batch_are_as_if_never_read() -> None:
         async with anyio.create_task_group() as task_group:
             task_group.start_soon(ctrl_c_once_the_partition_is_full)
             outcome = await publish_lines(
-                _lines(
-                    [broken_envelope, *lines[:2]], lines[2:5], [*lines[5:], broken_envelope]
-                ),
+                _lines([broken_envelope, *lines[:2]], lines[2:5], [*lines[5:], broken_envelope]),
                 {"transport": hub},
                 settings,
                 RecordingView(),
