@@ -54,7 +54,7 @@ async def drop_events(
             finally:
                 part.failed += len(pending)
                 part.batches_failed += 1
-                part.resolve(pending[0].seq, pending[-1].seq + 1)
+                part.resolve_dropped(pending)
             count += len(pending)
         for send in abandoned:
             await send.done.wait()

@@ -94,14 +94,15 @@ def _room_end(route: tuple[PartitionState, ...], start: int, end: int, limit: in
     first event whose partition might be full by then.
 
     ``items[i]`` goes to ``route[i % len(route)]``, so this is arithmetic: no loop over
-    events. It counts every event as joining the backlog; those that join the head
-    batch take no room, so the caller asks again (see :func:`_accept_range`).
+    events. It counts every event as joining the backlog and as an ``EventData`` held
+    (both must stay below *limit*); those that join the head batch, or are ``bytes``
+    or ``str``, take less room, so the caller asks again (see :func:`_accept_range`).
     """
     k = len(route)
     stop = end
     for offset, part in enumerate(route):
         first = start + (offset - start) % k  # the first index >= start for this partition
-        room = limit - part.queue.backlog
+        room = limit - max(part.queue.backlog, part.held_event_data)
         stop = min(stop, first + max(room, 0) * k)
     return stop
 
@@ -288,7 +289,8 @@ class ManyEventsQueueing:
         Routing and validation are as for ``queue_many_for_send``: a bad event
         raises and nothing is accepted. Acceptance stops at the first event whose
         partition is full: ``max_queued_events`` of its events wait behind its head
-        batch (which is full, and sent as soon as a send slot is free).
+        batch (which is full, and sent as soon as a send slot is free), or it holds
+        ``max_queued_events`` ``EventData`` without an outcome.
 
         :returns: how many events were accepted: ``events[:n]`` were, the rest were not.
         :raises TypeError: if *events* is not a sequence, or as ``queue_for_send``.

@@ -16,18 +16,34 @@ producer counts only the events still in its channel: the head batch is bounded 
 hub's message size, the batches in flight by the send slots, so how full a batch gets
 does not depend on ``max_queued_events``. Room opens when the batcher takes the head
 batch (its backlog becomes the new head) and when an outcome comes.
+
+An ``EventData`` counts as well from acceptance until its outcome, wherever it is
+(:attr:`PartitionState.held_event_data`): the producer holds the caller's object until
+then (handlers get it back), and its Python size and garbage-collection cost are far
+above its encoded size, so full batches of them must not multiply what stays alive. A
+partition has room iff both counts are below ``max_queued_events``, for every event.
+``bytes`` and ``str`` are not counted there (flat objects about their encoded size,
+which the garbage collector does not track), nor are recovered events
+(:class:`~anyio_eventhubs._journaling.RecoveredEvent`: decoded lazily, not the
+caller's objects).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 import anyio
+from azure.eventhub import EventData
 
 from ._batching import Batch, OutcomeLedger, PartitionQueue
 from ._events import QueuedEvent
 
-__all__ = ["InFlightSend", "PartitionState"]
+__all__ = ["InFlightSend", "PartitionState", "count_event_data"]
+
+
+def count_event_data(events: Iterable[QueuedEvent]) -> int:
+    """How many of *events* hold a caller's ``EventData`` (not a recovered event)."""
+    return sum(1 for e in events if type(e) is QueuedEvent and isinstance(e.event, EventData))
 
 
 class InFlightSend:
@@ -99,6 +115,8 @@ class PartitionState:
         self.wakeup: anyio.Event | None = None
         self.in_flight: set[InFlightSend] = set()
         self.in_flight_events = 0
+        #: accepted ``EventData`` (the caller's objects) without an outcome yet
+        self.held_event_data = 0
         self._room: anyio.Event | None = None
         self._flush_waiters: list[tuple[int, anyio.Event]] = []
         self.published = 0
@@ -117,6 +135,8 @@ class PartitionState:
     def accept(self, event: QueuedEvent, now: float) -> None:
         """Number *event*, queue it, and wake the batcher if that is news to it."""
         event.seq = self.ledger.accept()
+        if type(event) is QueuedEvent and isinstance(event.event, EventData):
+            self.held_event_data += 1
         queue = self.queue
         queue.add(event, now)
         if self.wakeup is not None and (len(queue) == 1 or queue.is_full):
@@ -128,6 +148,7 @@ class PartitionState:
         for event in events:
             event.seq = seq
             seq += 1
+        self.held_event_data += count_event_data(events)
         queue = self.queue
         was_empty = not queue
         queue.extend(events, now)
@@ -136,9 +157,11 @@ class PartitionState:
 
     def has_room(self, max_queued_events: int) -> bool:
         """Whether one more event may be accepted: fewer than *max_queued_events* wait
-        behind the head batch. A partition without room has a full head batch, which
-        is due: the batcher sends it as soon as a send slot is free."""
-        return self.queue.backlog < max_queued_events
+        behind the head batch, and fewer than *max_queued_events* ``EventData`` are held
+        without an outcome. A partition whose backlog is full has a full head batch,
+        which is due: the batcher sends it as soon as a send slot is free; one that
+        holds too many ``EventData`` gets room when outcomes come."""
+        return self.queue.backlog < max_queued_events and self.held_event_data < max_queued_events
 
     def wake_batcher(self) -> None:
         if self.wakeup is not None:
@@ -146,7 +169,13 @@ class PartitionState:
             self.wakeup = None
 
     async def wait_for_room(self) -> None:
-        """Wait until a batch is taken or an outcome comes (the caller re-checks)."""
+        """Wait until a batch is taken or an outcome comes (the caller re-checks).
+
+        A partition held full by its ``EventData`` with nothing behind its head batch
+        has no batch due: its queued events are flushed, so outcomes come.
+        """
+        if self.held_event_data and not self.queue.backlog:
+            self.request_flush(self.ledger.accepted)
         if self._room is None:
             self._room = anyio.Event()
         await self._room.wait()
@@ -194,7 +223,15 @@ class PartitionState:
         self.in_flight_events -= len(batch.events)
         if self.fixed_numbers:
             self.fixed_numbers.pop(batch.first_seq, None)
+        if self.held_event_data:
+            self.held_event_data -= count_event_data(batch.events)
         self.resolve(batch.first_seq, batch.end_seq)
+
+    def resolve_dropped(self, events: Sequence[QueuedEvent]) -> None:
+        """Record outcomes for *events*, consecutive ones dropped from the queue."""
+        if self.held_event_data:
+            self.held_event_data -= count_event_data(events)
+        self.resolve(events[0].seq, events[-1].seq + 1)
 
     def resolve(self, first_seq: int, end_seq: int) -> None:
         """Record outcomes for ``first_seq`` to ``end_seq - 1``; wake whoever waits."""

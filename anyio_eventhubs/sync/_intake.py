@@ -7,15 +7,17 @@ or Trio's ``run_sync_soon``: neither waits) only when no wake-up is pending; it 
 the whole list under the lock and accepts every event in it, in order.
 
 What counts against ``max_queued_events`` for a partition is the async producer's own
-count (its events behind the head batch, ``PartitionQueue.backlog``) plus what waits
-here. The pump moves events from here to there under the lock, so callers never see an
-event counted twice or not at all; an event moved may join the head batch and free
-room, and the pump then wakes the partition's waiters. Only the loop changes the
-backlog, by one store of an int: outside the lock, only a batch taken lowers it.
+counts (its events behind the head batch, ``PartitionQueue.backlog``, and the
+``EventData`` it holds without an outcome, ``held_event_data``), each plus what waits
+here (every event waiting here counts in both, whatever its type). The pump moves
+events from here to there under the lock, so callers never see an event counted twice
+or not at all; an event moved may join the head batch and free room, and the pump
+then wakes the partition's waiters. Only the loop changes the two counts, by one store
+of an int: outside the lock, only a batch taken or an outcome lowers them.
 
 A caller that finds its partition full waits on a condition variable. It asks the loop
 to *watch* that partition: a task that waits until the batcher takes its (full, hence
-due) head batch or an outcome comes, then wakes the partition's waiters and ends. A
+due; or flushed, if its ``EventData`` fill it) head batch or an outcome comes, then wakes the partition's waiters and ends. A
 waiter that finds the room taken by another asks again.
 """
 
@@ -68,7 +70,8 @@ class Intake:
             self._call_soon(self._on_wake)
 
     def _has_room(self, part: PartitionState) -> bool:
-        return self._pending[part.id] + part.queue.backlog < self._limit
+        held = max(part.queue.backlog, part.held_event_data)
+        return self._pending[part.id] + held < self._limit
 
     def put(
         self, part: PartitionState, item: QueuedEvent, timeout: float | None, loop_thread: int
@@ -85,7 +88,7 @@ class Intake:
             if self.refusal is not None:
                 raise ProducerClosedError(self.refusal)
             pending = self._pending[pid]
-            if pending + part.queue.backlog < self._limit:
+            if pending + max(part.queue.backlog, part.held_event_data) < self._limit:
                 self._pending[pid] = pending + 1
                 self._items.append((part, item))
                 if not self._wake_pending:

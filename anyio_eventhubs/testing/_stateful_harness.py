@@ -167,8 +167,9 @@ class ProducerHarness(LoopDriver):
 
     def is_full(self, partition_id: str) -> bool:
         """Whether ``queue_for_send`` would wait for *partition_id*: ``max_queued_events``
-        of its events wait behind its (full) head batch. The producer's own count: the
-        model does not cut batches."""
+        of its events wait behind its (full) head batch, or it holds ``max_queued_events``
+        ``EventData`` without an outcome. The producer's own counts: the model does not
+        cut batches."""
         return not self.producer._parts[partition_id].has_room(self.max_queued_events)
 
     def _full_held_partition(self) -> bool:
