@@ -3,7 +3,9 @@
 ``max_queued_events`` counts, per partition, the events waiting *behind* the head batch
 (as .NET's buffered producer counts only what is still in its channel): the head batch
 is bounded by the hub's message size and the batches in flight by the send slots. Each
-test here fails under the earlier rule (every accepted event without an outcome counts).
+test of the first part fails under the earlier rule (every accepted event without an
+outcome counts). ``EventData`` keeps that earlier bound (the last part): the producer
+holds the caller's object until its outcome.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 
 import anyio
 import pytest
+from azure.eventhub import EventData
 
 from anyio_eventhubs import open_streaming_producer
 from anyio_eventhubs._encoding import BATCH_ENVELOPE_SIZE, batch_entry_size, encode_body
@@ -134,3 +137,58 @@ async def test_try_queue_many_accepts_the_head_batch_and_max_queued_events() -> 
         with released_at_exit(hub):
             assert producer.try_queue_many_for_send(events) == PER_BATCH + 3
     assert hub.published_bodies("0") == events[: PER_BATCH + 3]
+
+
+# -- EventData counts from acceptance until its outcome (the producer holds the object) --
+
+
+def event_data(i: int) -> EventData:
+    return EventData(body(i))
+
+
+async def test_event_data_without_outcome_fills_a_partition_with_an_empty_backlog() -> None:
+    hub = small_batch_hub()
+    hub.hold_sends()
+    async with open_streaming_producer(
+        transport=hub, max_wait_time=None, max_queued_events=2
+    ) as producer:
+        with released_at_exit(hub):
+            assert producer.try_queue_for_send(event_data(0))
+            assert producer.try_queue_for_send(event_data(1))
+            # both in the (not full) head batch: nothing behind it, yet no room
+            assert producer._parts["0"].queue.backlog == 0
+            assert not producer.try_queue_for_send(event_data(2))
+            assert not producer.try_queue_for_send(b"bytes too")  # the rule is per partition
+            assert producer.try_queue_many_for_send([b"x", event_data(3)]) == 0
+    assert len(hub.published_bodies("0")) == 2
+
+
+async def test_waiting_for_event_data_room_sends_the_partial_head_batch() -> None:
+    hub = small_batch_hub()
+    rec = Recorder()
+    async with open_streaming_producer(
+        transport=hub, max_wait_time=None, max_queued_events=1, **rec.handlers()
+    ) as producer:
+        with anyio.fail_after(5):  # no deadline: only the flush on waiting sends them
+            for i in range(3):
+                await producer.queue_for_send(event_data(i))
+            await producer.queue_many_for_send([event_data(i) for i in range(3, 6)])
+    assert [len(args.events) for args in rec.succeeded] == [1] * 6  # the old bound
+    assert hub.published_bodies("0") == [body(i) for i in range(6)]
+
+
+async def test_bytes_fill_batches_while_event_data_hold_their_bound() -> None:
+    hub = small_batch_hub()
+    rec = Recorder()
+    async with open_streaming_producer(
+        transport=hub, max_wait_time=None, max_queued_events=2, **rec.handlers()
+    ) as producer:
+        with anyio.fail_after(5):
+            await producer.queue_many_for_send([body(i) for i in range(2 * PER_BATCH)])
+            await producer.flush()
+            await producer.queue_many_for_send([event_data(i) for i in range(4)])
+    sizes = [len(args.events) for args in rec.succeeded]
+    assert sizes[:2] == [PER_BATCH, PER_BATCH]
+    assert all(size <= 2 for size in sizes[2:])
+    assert sum(sizes[2:]) == 4
+    assert producer._parts["0"].held_event_data == 0

@@ -1,0 +1,47 @@
+"""The blocking producer counts an ``EventData`` from acceptance until its outcome (it
+holds the caller's object), and ``bytes`` only while they wait behind the head batch."""
+
+from __future__ import annotations
+
+import threading
+
+from anyio_eventhubs import EventData
+from anyio_eventhubs.sync import open_streaming_producer
+
+from .helpers import PATIENCE, GatedHub
+
+
+def test_event_data_without_outcome_fill_a_partition_with_an_empty_backlog(backend: str) -> None:
+    hub = GatedHub(partition_count=1)
+    hub.hold()
+    with open_streaming_producer(
+        transport=hub, backend=backend, max_queued_events=2, max_wait_time=None
+    ) as producer:
+        producer.queue_for_send(EventData(b"0"))
+        producer.queue_for_send(EventData(b"1"))
+        # both fit the head batch (nothing behind it), yet the partition is full
+        assert not producer.try_queue_for_send(EventData(b"refused"))
+        assert not producer.try_queue_for_send(b"refused too")
+        waiter = threading.Thread(target=producer.queue_for_send, args=(EventData(b"2"),))
+        waiter.start()
+        hub.wait_sends_started(1)  # waiting flushed the partial head batch
+        assert waiter.is_alive()
+        hub.release()
+        waiter.join(PATIENCE)
+        assert not waiter.is_alive()
+    assert hub.hub.published_bodies("0") == [b"0", b"1", b"2"]
+
+
+def test_bytes_fill_the_head_batch_past_max_queued_events(backend: str) -> None:
+    hub = GatedHub(partition_count=1)
+    hub.hold()
+    bodies = [b"%d" % n for n in range(10)]
+    with open_streaming_producer(
+        transport=hub, backend=backend, max_queued_events=2, max_wait_time=None
+    ) as producer:
+        for body in bodies:  # all in the head batch: none waits behind it
+            producer.queue_for_send(body)
+        assert producer.get_partition_queued_event_count("0") == len(bodies)
+        assert hub.sends_started == 0  # nothing was due: no flush
+        hub.release()
+    assert hub.hub.published_bodies("0") == bodies
