@@ -17,8 +17,9 @@ of an int: outside the lock, only a batch taken or an outcome lowers them.
 
 A caller that finds its partition full waits on a condition variable. It asks the loop
 to *watch* that partition: a task that waits until the batcher takes its (full, hence
-due; or flushed, if its ``EventData`` fill it) head batch or an outcome comes, then wakes the partition's waiters and ends. A
-waiter that finds the room taken by another asks again.
+due; or flushed, if its ``EventData`` fill it) head batch or an outcome comes, then
+wakes the partition's waiters and ends. A waiter that finds the room taken by another
+asks again.
 """
 
 from __future__ import annotations
