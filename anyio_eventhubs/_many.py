@@ -190,7 +190,9 @@ def try_queue_many(
         return 0  # (recovered events go first)
     progress = QueueManyProgress()
     _accept_range(producer, route, items, progress, len(items), partition_key)
-    return progress.accepted  # (a full partition's head batch is already due)
+    if progress.accepted < len(items):  # (a full head batch is already due)
+        route[progress.accepted % len(route)].make_due()
+    return progress.accepted
 
 
 async def queue_many(
@@ -290,7 +292,7 @@ class ManyEventsQueueing:
         raises and nothing is accepted. Acceptance stops at the first event whose
         partition is full: ``max_queued_events`` of its events wait behind its head
         batch (which is full, and sent as soon as a send slot is free), or it holds
-        ``max_queued_events`` ``EventData`` without an outcome.
+        ``max_queued_events`` ``EventData`` without an outcome (then flushed).
 
         :returns: how many events were accepted: ``events[:n]`` were, the rest were not.
         :raises TypeError: if *events* is not a sequence, or as ``queue_for_send``.

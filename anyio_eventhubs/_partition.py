@@ -163,6 +163,12 @@ class PartitionState:
         holds too many ``EventData`` gets room when outcomes come."""
         return self.queue.backlog < max_queued_events and self.held_event_data < max_queued_events
 
+    def make_due(self) -> None:
+        """Called on a partition without room: if nothing waits behind its head batch
+        (so its ``EventData`` fill it, and no full batch is due), flush what it holds."""
+        if self.held_event_data and not self.queue.backlog:
+            self.request_flush(self.ledger.accepted)
+
     def wake_batcher(self) -> None:
         if self.wakeup is not None:
             self.wakeup.set()
@@ -174,8 +180,7 @@ class PartitionState:
         A partition held full by its ``EventData`` with nothing behind its head batch
         has no batch due: its queued events are flushed, so outcomes come.
         """
-        if self.held_event_data and not self.queue.backlog:
-            self.request_flush(self.ledger.accepted)
+        self.make_due()
         if self._room is None:
             self._room = anyio.Event()
         await self._room.wait()

@@ -286,7 +286,8 @@ class StreamingProducer(ManyEventsQueueing):
         """Accept *event* if its partition has room; never waits.
 
         :returns: ``True`` if accepted, ``False`` if ``max_queued_events`` events of the
-            partition wait behind its head batch.
+            partition wait behind its head batch, or it holds ``max_queued_events``
+            ``EventData`` without an outcome (then what it holds is flushed).
         :raises TypeError: if an argument has the wrong type.
         :raises ValueError: if the partition does not exist, if both a partition id and a
             key are given, or if the key is empty.
@@ -295,7 +296,8 @@ class StreamingProducer(ManyEventsQueueing):
         """
         part, item = self._prepare(event, partition_id, partition_key)
         if not part.has_room(self._options.max_queued_events):
-            return False  # its full head batch is already due
+            part.make_due()  # a full head batch is already due
+            return False
         if self._journal is not None:
             if self._journal.recovering:
                 return False  # recovered events go first

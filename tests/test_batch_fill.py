@@ -160,6 +160,8 @@ async def test_event_data_without_outcome_fills_a_partition_with_an_empty_backlo
             assert not producer.try_queue_for_send(event_data(2))
             assert not producer.try_queue_for_send(b"bytes too")  # the rule is per partition
             assert producer.try_queue_many_for_send([b"x", event_data(3)]) == 0
+            with anyio.fail_after(5):  # the refusal flushed the partial head batch
+                await hub.wait_sends_in_flight(1)
     assert len(hub.published_bodies("0")) == 2
 
 
