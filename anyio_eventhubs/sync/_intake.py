@@ -55,6 +55,8 @@ class Intake:
         self._pending = dict.fromkeys(self._ids, 0)
         self._waiting = dict.fromkeys(self._ids, 0)
         self._watch_requests: set[PartitionState] = set()
+        #: partitions a refused try_ call found full: made due on the loop
+        self._due_requests: set[PartitionState] = set()
         self._watched: set[str] = set()
         self._wake_pending = False
         #: why events are refused (set once, by close or by the loop's end)
@@ -96,6 +98,10 @@ class Intake:
                     self._wake()
                 return True
             if timeout is not None and timeout <= 0:
+                # as the async try_queue_for_send: a partition its EventData fill, with
+                # nothing due, gets its head batch flushed (on the loop), or it never sends
+                self._due_requests.add(part)
+                self._wake()
                 return False
             if threading.get_ident() == loop_thread:
                 raise RuntimeError(
@@ -193,7 +199,10 @@ class Intake:
                     self._accept(items)
                 watches, self._watch_requests = self._watch_requests, set()
                 self._watched.update(part.id for part in watches)
+                due, self._due_requests = self._due_requests, set()
                 stop = self.refusal is not None
+            for part in due:
+                part.make_due()
             for part in watches:
                 task_group.start_soon(self._watch, part)
             if stop:

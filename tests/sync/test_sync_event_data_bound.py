@@ -7,6 +7,7 @@ import threading
 
 from anyio_eventhubs import EventData
 from anyio_eventhubs.sync import open_streaming_producer
+from anyio_eventhubs.testing import InMemoryEventHub
 
 from .helpers import PATIENCE, GatedHub
 
@@ -45,3 +46,20 @@ def test_bytes_fill_the_head_batch_past_max_queued_events(backend: str) -> None:
         assert hub.sends_started == 0  # nothing was due: no flush
         hub.release()
     assert hub.hub.published_bodies("0") == bodies
+
+
+def test_a_refused_try_sends_a_head_batch_its_event_data_fill(backend: str) -> None:
+    # with max_wait_time=None only a flush sends a partial batch: a caller that only ever
+    # tries must not be refused forever
+    sent = threading.Event()
+    with open_streaming_producer(
+        transport=InMemoryEventHub(1),
+        backend=backend,
+        max_queued_events=2,
+        max_wait_time=None,
+        on_publish_succeeded=lambda args: sent.set(),
+    ) as producer:
+        assert producer.try_queue_for_send(EventData(b"0"))
+        assert producer.try_queue_for_send(EventData(b"1"))
+        assert not producer.try_queue_for_send(EventData(b"refused"))
+        assert sent.wait(PATIENCE)  # the refusal flushed the two
