@@ -42,9 +42,11 @@ def check_options(durability: str, fsync_interval: float, segment_size: int) -> 
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    written = os.write(fd, data)  # all of it, as a rule: one call per record
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 class SegmentWriter:
