@@ -3,13 +3,15 @@
 ::
 
     git archive <base commit> | tar -x -C /tmp/before
-    python benchmarks/compare_trees.py /tmp/before . [--repeats 3] [--large] [--out FILE]
+    python benchmarks/compare_trees.py /tmp/before . [--repeats 3] [--large]
+        [--partitions 4] [--out FILE]
 
 Runs the throughput contenders of ``_throughput`` against one emulator process, each
 repetition alternating the two trees (each child imports ``anyio_eventhubs`` from its
 tree through ``PYTHONPATH``), with azure-eventhub's asyncio ``buffered_mode`` once per
-repetition as the ratio's base. Default workloads: 200,000 x 100 B, 4 partitions, round
-robin and keyed; ``--large``: 50,000 x 1 KiB and 5,000 x 16 KiB, round robin. Prints the
+repetition as the ratio's base. Default workloads: 200,000 x 100 B, 4 partitions
+(``--partitions`` to change it), round robin and keyed; ``--large``: 50,000 x 1 KiB and
+5,000 x 16 KiB, round robin. Prints the
 median events/s (spread: half of max - min, over the median), the ratio to
 ``buffered_mode``, and the CPU per event of the producer's and the emulator's process.
 """
@@ -44,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--large", action="store_true", help="1 KiB and 16 KiB events")
     parser.add_argument("--out", help="write every sample here as JSON")
+    parser.add_argument(
+        "--partitions", type=int, default=4, help="of the hub (the emulator makes it)"
+    )
     args = parser.parse_args(argv)
     trees = {"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}
     contenders, groups = AEH, [(100, 200_000, "round_robin"), (100, 200_000, "keyed")]
@@ -55,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(args.repeats):
             order = ("before", "after") if rep % 2 == 0 else ("after", "before")
             for size, n, routing in groups:
-                spec = {"mode": "throughput", "n": n, "size": size, "partitions": 4}
+                spec = {"mode": "throughput", "n": n, "size": size, "partitions": args.partitions}
                 runs = [(cid, tree) for cid in contenders for tree in order] + [(BASE, "after")]
                 for cid, tree in runs:
                     os.environ["PYTHONPATH"] = trees[tree]
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     after = _cpu_seconds(emulator.pid)
                     row = {
-                        "group": f"{n:,} x {size} B, {routing}",
+                        "group": f"{n:,} x {size} B, {args.partitions} partitions, {routing}",
                         "cid": cid,
                         "tree": tree,
                         "eps": n / result["elapsed"],
