@@ -32,6 +32,7 @@ published is not stored, or if the run fails. ``--quick`` is the CI version: abo
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -229,9 +230,22 @@ async def produce(
         if outcomes.added and not set(await producer.get_partition_ids()) >= outcomes.added:
             raise RuntimeError("the producer never learned of the added partition")
     samples.append((time.monotonic() - started, *sample()))
+    print(f"RSS at the end {samples[-1][1]:.1f} MiB; {_trimmed_rss()}")
     if baseline is not None:
         _print_growth(baseline, tracemalloc.take_snapshot())
     return index, samples
+
+
+def _trimmed_rss() -> str:
+    """RSS once freed memory is handed back to the system: a climb that this removes is
+    the allocator keeping freed memory (fragmentation), not objects kept alive."""
+    gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return "malloc_trim is not available here"
+    return f"after gc.collect() and glibc's malloc_trim(0): {sample()[0]:.1f} MiB"
 
 
 def _print_growth(before: Any, after: Any) -> None:

@@ -32,13 +32,16 @@ def test_ctrl_c_in_a_terminal_then_skip_resumes_without_storing_a_line_twice(
     emulator: EventHubsEmulator, tmp_path: Path, backend: str
 ) -> None:
     path = _events_file(tmp_path)
-    emulator.faults.delay_acks(0.2)  # slow enough to be interrupted mid-send
+    # batches of about 30 lines (bytes fill a batch to the message size whatever
+    # --max-queued-events says), each acknowledged slowly: slow enough to be interrupted
+    emulator.add_hub("small", 4, max_message_size=2048)
+    emulator.faults.delay_acks(0.2)
     command = [
         *CLI,
         "send",
         str(path),
         "--connection-string",
-        emulator.connection_string("eh1"),
+        emulator.connection_string("small"),
         "--max-queued-events",
         "20",
         "--backend",
@@ -46,7 +49,7 @@ def test_ctrl_c_in_a_terminal_then_skip_resumes_without_storing_a_line_twice(
     ]
     terminal = Terminal(command)
     try:
-        terminal.read_until(r"connecting to 127\.0\.0\.1:\d+/eh1")
+        terminal.read_until(r"connecting to 127\.0\.0\.1:\d+/small")
         terminal.read_until(r"line [\d,]+ \(\d+% of [\d.]+ kB\) · published [1-9]")
         terminal.read_until(r"/s · ETA \d+:\d\d")
         terminal.press_ctrl_c()
@@ -71,7 +74,7 @@ def test_ctrl_c_in_a_terminal_then_skip_resumes_without_storing_a_line_twice(
     assert resumed.stdout.startswith(f"published {_LINES - skip:,} of {_LINES - skip:,} events")
     assert "sending: connecting to 127.0.0.1:" in resumed.stderr  # plain lines in a pipe
     assert re.search(r"sending: line 3,000 \(100% of [\d.]+ kB\)", resumed.stderr)
-    stored = sorted(json.loads(e.body)["n"] for e in emulator.all_events("eh1"))
+    stored = sorted(json.loads(e.body)["n"] for e in emulator.all_events("small"))
     assert stored == list(range(_LINES))  # each line once
 
 
