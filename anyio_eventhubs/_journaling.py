@@ -123,8 +123,13 @@ class ProducerJournal:
         max_queued_events: int,
         reporter: Reporter,
         current_time: Callable[[], float],
+        reserved_per_event: int = 0,
     ) -> Callable[[], Coroutine[Any, Any, None]] | None:
-        """The recovery task's function (``None`` if there is nothing to recover)."""
+        """The recovery task's function (``None`` if there is nothing to recover).
+
+        :param reserved_per_event: bytes the transport adds to each event later (the
+            idempotent stamp), counted in its batch as for a new event.
+        """
         events, done = self._recovering, self._recovery_done
         if events is None or done is None:
             return None
@@ -139,6 +144,7 @@ class ProducerJournal:
                     reporter,
                     current_time,
                     lambda: self._recovery_stopped,
+                    reserved_per_event,
                 )
             finally:
                 self._recovering = None
@@ -223,6 +229,7 @@ async def recover(
     reporter: Reporter,
     current_time: Callable[[], float],
     stopped: Callable[[], bool],
+    reserved_per_event: int = 0,
 ) -> None:
     """Queue *events* (of earlier runs, without an outcome) on their partitions, in order.
 
@@ -262,6 +269,7 @@ async def recover(
         if stopped():
             return
         item = RecoveredEvent(origin, part.ledger.accepted)
+        item.size += reserved_per_event  # room for the idempotent stamp, as for a new event
         sent = journal.sent_batches.get(part.id)
         if sent is not None and (origin.generation, origin.seq) == (
             sent.generation,

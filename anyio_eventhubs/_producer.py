@@ -118,7 +118,11 @@ class StreamingProducer(ManyEventsQueueing):
             recovery=None
             if journal is None
             else journal.recovery(
-                self._parts, self._options.max_queued_events, self._reporter, self._current_time
+                self._parts,
+                self._options.max_queued_events,
+                self._reporter,
+                self._current_time,
+                self._reserved_per_event,
             ),
             periodic_sync=None
             if journal is None or journal.sync_every is None

@@ -108,3 +108,33 @@ async def test_an_identity_the_service_refuses_falls_back_to_at_least_once(
     first = [b"e%d" % i for i in range(10)]
     assert stored(emulator) == first + first + [b"new"]  # renumbered: stored again
     assert not rec.failed
+
+
+async def test_recovered_events_leave_room_for_the_stamp_in_their_batches(
+    emulator: EventHubsEmulator, tmp_path: Path
+) -> None:
+    # 60 small events journaled without an outcome (2 KiB messages), then the process
+    # dies; recovered as an idempotent producer, each is stamped (up to about
+    # 120 bytes more): counted without that room, their batch went over 2 KiB and failed
+    journal, bodies = tmp_path / "j", [b"recovered-%02d" % i for i in range(60)]
+    with anyio.CancelScope() as scope:
+        async with open_streaming_producer(
+            emulator.connection_string("small"), journal=journal, max_wait_time=None
+        ) as producer:
+            for body in bodies:
+                await producer.queue_for_send(body)
+            die(producer)
+            scope.cancel()
+    rec = Recorder()
+    async with open_streaming_producer(
+        emulator.connection_string("small"),
+        journal=journal,
+        enable_idempotent_retries=True,
+        retry_options=RETRY,
+        **rec.handlers(),
+    ) as producer:
+        pass
+    assert producer.statistics().recovered == 60
+    assert not rec.failed
+    # (the first life may have sent them too: without idempotence, a crash may duplicate)
+    assert [e.body for e in emulator.published_events("small", "0")][-60:] == bodies

@@ -32,9 +32,13 @@ RUN_STRIDE = 1_000_000
 
 
 @contextmanager
-def emulator_process(hubs: Sequence[str], partitions: int = 4) -> Iterator[dict[str, str]]:
+def emulator_process(
+    hubs: Sequence[str], partitions: int = 4, max_message_size: int | None = None
+) -> Iterator[dict[str, str]]:
     """The emulator in its own process, serving *hubs*: ``{hub: connection string}``."""
     arguments = [sys.executable, "-m", "anyio_eventhubs.testing.emulator", "--port", "0"]
+    if max_message_size is not None:
+        arguments += ["--max-message-size", str(max_message_size)]
     for hub in hubs:
         arguments += ["--hub", f"{hub}:{partitions}"]
     process = subprocess.Popen(arguments, stdout=subprocess.PIPE, text=True)
