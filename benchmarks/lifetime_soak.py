@@ -24,9 +24,11 @@ Handlers tick a per-event table of outcomes. Every 10 s it samples its resident 
 size, threads and open file descriptors. It prints the events published and failed,
 events with no outcome or with two, events published but not stored, how many went to
 the added partition, the peaks of the first and last quarter and the RSS at each tenth
-of the run (``--samples`` writes every sample). Exits 1 if an event
-has no outcome or two, if any failed (every one was publishable), if one reported
-published is not stored, or if the run fails. ``--quick`` is the CI version: about 40 s.
+of the run (``--samples`` writes every sample; ``--trim`` samples RSS after glibc's
+``malloc_trim(0)``, so that memory the allocator keeps after it was freed does not
+count). Exits 1 if an event has no outcome or two, if any failed (every one was
+publishable), if one reported published is not stored, or if the run fails.
+``--quick`` is the CI version: about 40 s.
 """
 
 from __future__ import annotations
@@ -209,6 +211,8 @@ async def produce(
         while (elapsed := time.monotonic() - started) < duration:
             now = time.monotonic()
             if now >= next_sample:
+                if args.trim:
+                    _malloc_trim()
                 samples.append((elapsed, *sample()))
                 next_sample += 10
                 if args.tracemalloc and baseline is None and elapsed >= duration / 4:
@@ -236,14 +240,20 @@ async def produce(
     return index, samples
 
 
+def _malloc_trim() -> bool:
+    """Hand freed heap memory back to the system (glibc); whether that was possible."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 def _trimmed_rss() -> str:
     """RSS once freed memory is handed back to the system: a climb that this removes is
     the allocator keeping freed memory (fragmentation), not objects kept alive."""
     gc.collect()
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
+    if not _malloc_trim():
         return "malloc_trim is not available here"
     return f"after gc.collect() and glibc's malloc_trim(0): {sample()[0]:.1f} MiB"
 
@@ -290,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", default=None, help="write every sample (JSON lines)")
     parser.add_argument(
         "--tracemalloc", action="store_true", help="show where allocations grew (slow)"
+    )
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="call glibc's malloc_trim(0) before each sample: RSS without freed memory",
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
