@@ -8,36 +8,15 @@ they publish before and after and check that no event failed and every one is st
 
 from __future__ import annotations
 
-from typing import Any
-
-import anyio
 import pytest
 
-from anyio_eventhubs import open_streaming_producer
 from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
 from ..emulator_fixtures import _collect_garbage_after_each_test  # noqa: F401
 from ..helpers import Recorder
-from .conftest import start
+from .conftest import publish_across, start
 
 pytestmark = pytest.mark.anyio
-
-
-async def publish_across(
-    emulator: EventHubsEmulator, gap: float, rec: Recorder, **options: Any
-) -> None:
-    """Publish a round, stay quiet for *gap* seconds (the scenario), publish again."""
-    conn_str = None if "credential" in options else emulator.connection_string("eh1")
-    async with open_streaming_producer(
-        conn_str, max_wait_time=0.01, **rec.handlers(), **options
-    ) as producer:
-        for i in range(4):
-            await producer.queue_for_send(b"before-%d" % i)
-        await producer.flush()
-        await anyio.sleep(gap)  # the idle gap / token lifetime under test
-        for i in range(4):
-            await producer.queue_for_send(b"after-%d" % i)
-        await producer.flush()
 
 
 async def test_an_idle_gap_longer_than_the_idle_timeout(

@@ -33,7 +33,7 @@ from anyio_eventhubs.testing.emulator import EventHubsEmulator
 from ..azure.conftest import namespace, sas_token
 from ..emulator_fixtures import _collect_garbage_after_each_test  # noqa: F401
 from ..helpers import Recorder
-from .conftest import start
+from .conftest import publish_across, start
 
 pytestmark = pytest.mark.anyio
 
@@ -43,23 +43,6 @@ LIFETIME = 3
 
 def expired_detaches(emulator: EventHubsEmulator) -> list[str]:
     return [condition for info in emulator.connection_info() for condition in info.detached]
-
-
-async def publish_across(
-    emulator: EventHubsEmulator, gap: float, rec: Recorder, **options: Any
-) -> None:
-    """Publish a round, stay quiet for *gap* seconds (the scenario), publish again."""
-    conn_str = None if "credential" in options else emulator.connection_string("eh1")
-    async with open_streaming_producer(
-        conn_str, max_wait_time=0.01, **rec.handlers(), **options
-    ) as producer:
-        for i in range(4):
-            await producer.queue_for_send(b"before-%d" % i)
-        await producer.flush()
-        await anyio.sleep(gap)  # the token lifetime under test
-        for i in range(4):
-            await producer.queue_for_send(b"after-%d" % i)
-        await producer.flush()
 
 
 @pytest.fixture
