@@ -99,13 +99,23 @@ async def _publish(producer: Any, ids: list[str], count: int) -> dict[bytes, tup
     return sent
 
 
+async def _publish_and_read(
+    emulator: EventHubsEmulator, connection_string: str, **options: Any
+) -> tuple[list[str], dict[bytes, tuple[Any, str]], list[StoredEvent]]:
+    """:func:`_publish` 48 events with a producer of *options*; return the partition ids,
+    what was sent, and what the emulator stored."""
+    async with open_streaming_producer(
+        connection_string, max_wait_time=None, **options
+    ) as producer:
+        ids = list(await producer.get_partition_ids())
+        sent = await _publish(producer, ids, 48)
+    return ids, sent, [e for pid in ids for e in emulator.published_events("eh1", pid)]
+
+
 async def test_every_kind_of_event_arrives_as_azure_encodes_it(
     emulator: EventHubsEmulator, connection_string: str
 ) -> None:
-    async with open_streaming_producer(connection_string, max_wait_time=None) as producer:
-        ids = list(await producer.get_partition_ids())
-        sent = await _publish(producer, ids, 48)
-    stored = [e for pid in ids for e in emulator.published_events("eh1", pid)]
+    ids, sent, stored = await _publish_and_read(emulator, connection_string)
     by_tag = _by_tag(stored)
     assert set(by_tag) == set(sent)
     for tag, (event, where) in sent.items():
@@ -131,12 +141,9 @@ async def test_every_kind_of_event_arrives_as_azure_encodes_it(
 async def test_idempotent_batches_arrive_stamped_and_otherwise_intact(
     emulator: EventHubsEmulator, connection_string: str
 ) -> None:
-    async with open_streaming_producer(
-        connection_string, enable_idempotent_retries=True, max_wait_time=None
-    ) as producer:
-        ids = list(await producer.get_partition_ids())
-        sent = await _publish(producer, ids, 48)
-    stored = [e for pid in ids for e in emulator.published_events("eh1", pid)]
+    ids, sent, stored = await _publish_and_read(
+        emulator, connection_string, enable_idempotent_retries=True
+    )
     by_tag = _by_tag(stored)
     assert set(by_tag) == set(sent)
     for tag, (event, where) in sent.items():
