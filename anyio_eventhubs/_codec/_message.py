@@ -71,7 +71,7 @@ def _map(out: Out, code: bytes, body: Out, pairs: int) -> None:
     out += body
 
 
-def _field(out: Out, type_name: str, value: Any) -> None:
+def _field(out: Out, type_name: str | None, value: Any) -> None:
     if value is None:
         out += b"\x40"
     else:
@@ -126,19 +126,22 @@ def _header(out: Out, header: Any) -> None:
     _described_list(out, _HEADER, fields, 5)
 
 
-def _message_id(out: Out, value: Any) -> None:
+def _message_id_type(value: Any) -> str | None:
+    """The AMQP type a message or correlation id is encoded as (``None``: null).
+
+    :raises TypeError: as azure's ``encode_message_id`` does, for any other type.
+    """
     if value is None:
-        out += b"\x40"
-    elif isinstance(value, int):
-        encode_typed(out, "ULONG", value)
-    elif isinstance(value, bytes):
-        encode_typed(out, "BINARY", value)
-    elif isinstance(value, str):
-        encode_typed(out, "STRING", value)
-    elif isinstance(value, uuid.UUID):
-        encode_typed(out, "UUID", value)
-    else:
-        raise TypeError("Unsupported Message ID type.")
+        return None
+    if isinstance(value, int):
+        return "ULONG"
+    if isinstance(value, bytes):
+        return "BINARY"
+    if isinstance(value, str):
+        return "STRING"
+    if isinstance(value, uuid.UUID):
+        return "UUID"
+    raise TypeError("Unsupported Message ID type.")
 
 
 def _properties(out: Out, properties: Any) -> None:
@@ -147,13 +150,17 @@ def _properties(out: Out, properties: Any) -> None:
     creation_time = int(creation_time) if creation_time else None
     expiry_time = properties.absolute_expiry_time
     expiry_time = int(expiry_time) if expiry_time else None
+    # azure types both ids before it encodes any field: a wrong type is a TypeError even
+    # where an earlier field's value is out of range
+    message_id_type = _message_id_type(properties.message_id)
+    correlation_id_type = _message_id_type(properties.correlation_id)
     fields = bytearray()
-    _message_id(fields, properties.message_id)
+    _field(fields, message_id_type, properties.message_id)
     _field(fields, "BINARY", properties.user_id)
     _field(fields, "STRING", properties.to)
     _field(fields, "STRING", properties.subject)
     _field(fields, "STRING", properties.reply_to)
-    _message_id(fields, properties.correlation_id)
+    _field(fields, correlation_id_type, properties.correlation_id)
     _field(fields, "SYMBOL", properties.content_type)
     _field(fields, "SYMBOL", properties.content_encoding)
     _field(fields, "TIMESTAMP", expiry_time)
