@@ -222,8 +222,12 @@ class ProducerHarness(LoopDriver):
 
     async def _try_publish_on_loop(
         self, event: EventLike, partition_id: str | None, partition_key: str | None
-    ) -> tuple[bool | Exception, dict[str, int]]:
+    ) -> tuple[bool | Exception, dict[str, int], frozenset[str]]:
+        """``try_queue_for_send`` on the loop; return its result, how the partitions
+        grew, and which partitions were full when it was called (read in the same
+        step: once the loop settles, outcomes may have made room again)."""
         before = self._accepted_totals()
+        full = frozenset(pid for pid in self.model.partition_ids if self.is_full(pid))
         result: bool | Exception
         try:
             result = self.try_publish(
@@ -232,7 +236,7 @@ class ProducerHarness(LoopDriver):
         except Exception as exc:
             result = exc
         await self.settle()
-        return result, _growth(before, self._accepted_totals())
+        return result, _growth(before, self._accepted_totals()), full
 
     async def _observe_on_loop(self) -> Observation:
         await self.settle()
