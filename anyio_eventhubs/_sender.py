@@ -185,7 +185,11 @@ class Sender:
                 rng=self._rng,
             )
             if delay is None:
-                return error
+                try:
+                    return error
+                finally:
+                    # its traceback holds this frame (see map_exceptions)
+                    del error
             retries += 1
             if self._telemetry is not None:
                 self._telemetry.retrying(retries, error, delay)

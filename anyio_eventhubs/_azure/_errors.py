@@ -262,4 +262,9 @@ def map_exceptions(context: str, *, opening: bool = False) -> Iterator[None]:
         mapped = to_transport_error(exc, context, opening=opening)
         if mapped is None or mapped is exc:
             raise
-        raise mapped from exc
+        try:
+            raise mapped from exc
+        finally:
+            # its traceback holds this frame: a frame that held it back would make a
+            # cycle, and keep the failed batch alive until a full collection
+            del mapped
