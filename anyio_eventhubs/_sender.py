@@ -184,13 +184,15 @@ class Sender:
                 is_transient=isinstance(error, TransportError) and error.is_transient,
                 rng=self._rng,
             )
+            # the error's traceback holds this frame: kept in a local, it would make a
+            # cycle that holds the batch until a full collection (see map_exceptions)
             if delay is None:
                 try:
                     return error
                 finally:
-                    # its traceback holds this frame (see map_exceptions)
                     del error
             retries += 1
             if self._telemetry is not None:
                 self._telemetry.retrying(retries, error, delay)
+            del error
             await anyio.sleep(delay)
