@@ -11,6 +11,7 @@ its jobs; each partition's link attaches again on it at its next send.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn
@@ -24,6 +25,7 @@ from .._azure_amqp import (
     open_shared_connection,
     pump,
     read_partition_ids_shared,
+    reusable_ssl_context,
 )
 from .._azure_amqp_link import PartitionLink
 from .._azure_amqp_token import refresh_token, token_lifetime, with_sas_hint
@@ -69,6 +71,8 @@ class OneConnection:
         #: the scopes of the connections' jobs, shielded: the sends, not the pump, must
         #: see a cancellation first (a send woken by a dead pump would be retried)
         self._jobs: set[anyio.CancelScope] = set()
+        #: one TLS context for all its connections (see reusable_ssl_context)
+        self._ssl_context: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:
         return f"<OneConnection current={self.current!r} opens={self.opens}>"
@@ -87,8 +91,15 @@ class OneConnection:
             return await self._open()
 
     async def _open(self) -> list[str]:
+        if self._ssl_context is None:
+            self._ssl_context = reusable_ssl_context(self._client)
         try:
-            shared, ids = await self._bridge.run(open_shared_connection, self._client, self._opened)
+            shared, ids = await self._bridge.run(
+                open_shared_connection,
+                self._client,
+                self._opened,
+                self._ssl_context,
+            )
         except AuthenticationException as exc:  # an expired AzureSasCredential says so
             raise with_sas_hint(self._client, exc) from exc
         self._opened.remove(shared.management)
