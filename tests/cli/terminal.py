@@ -29,6 +29,13 @@ def _become_the_terminals_foreground() -> None:  # runs in the child, fds 0-2 = 
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def _terminal_env(more: Mapping[str, str] | None) -> dict[str, str]:
+    # the pseudo-terminal's size is the size: pytest-xdist gives its workers COLUMNS=80
+    # and LINES=24, which would override it (rich then cuts the progress line short)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    return {**env, "TERM": "xterm-256color", **(more or {})}
+
+
 class Terminal:
     """Runs *args* with a pseudo-terminal as controlling terminal and standard streams."""
 
@@ -42,7 +49,7 @@ class Terminal:
             stdin=slave,
             stdout=slave,
             stderr=slave,
-            env={**os.environ, "TERM": "xterm-256color", **(env or {})},
+            env=_terminal_env(env),
             preexec_fn=_become_the_terminals_foreground,
         )
         os.close(slave)
