@@ -12,6 +12,11 @@ No I/O, no anyio, no AMQP: sizes are numbers, time is the ``now`` the caller pas
   an outcome. Batches are cut as prefixes of the queue, so every batch, every cleared
   set and every resolution is a contiguous range of sequence numbers; the ledger keeps
   the lowest unresolved one, which is what a flush waits for.
+
+The queue holds single events and runs of consecutive events
+(:class:`~anyio_eventhubs._runs.QueuedRun`, from ``queue_many_for_send``); a run that
+does not fit whole in the head batch is split where the batch ends, so every count here
+(the backlog, a batch's events) is in events, not items.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 
 from ._encoding import BATCH_ENVELOPE_SIZE
 from ._events import QueuedEvent
+from ._runs import QueuedItem, QueuedRun, end_seq
 
 __all__ = ["Batch", "OutcomeLedger", "PartitionQueue"]
 
@@ -30,7 +36,8 @@ __all__ = ["Batch", "OutcomeLedger", "PartitionQueue"]
 class Batch:
     """Events cut from one partition's queue: sequence numbers ``first_seq`` to ``end_seq - 1``."""
 
-    events: tuple[QueuedEvent, ...]
+    #: single events and runs of them (:mod:`~anyio_eventhubs._runs`), in order
+    events: tuple[QueuedItem, ...]
     size_in_bytes: int
 
     @property
@@ -39,7 +46,12 @@ class Batch:
 
     @property
     def end_seq(self) -> int:
-        return self.events[-1].seq + 1
+        return end_seq(self.events[-1])
+
+    @property
+    def count(self) -> int:
+        """How many events the batch holds (its items hold consecutive numbers)."""
+        return self.end_seq - self.first_seq
 
 
 class PartitionQueue:
@@ -52,7 +64,9 @@ class PartitionQueue:
 
     __slots__ = (
         "_boundary",
+        "_extra",
         "_head_count",
+        "_head_extra",
         "_head_size",
         "_pending",
         "backlog",
@@ -63,10 +77,16 @@ class PartitionQueue:
     def __init__(self, max_batch_size: int, max_wait: float | None) -> None:
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait
-        self._pending: deque[QueuedEvent] = deque()
-        # the head batch: the longest prefix of _pending that fits in one batch
+        #: single events and runs of them (:class:`~anyio_eventhubs._runs.QueuedRun`)
+        self._pending: deque[QueuedItem] = deque()
+        # the head batch: the longest prefix of _pending that fits in one batch (a run
+        # that does not fit whole is split where the batch ends)
         self._head_count = 0
         self._head_size = BATCH_ENVELOPE_SIZE
+        # events beyond one per item (a run of n events counts n - 1): in _pending, and
+        # in the head batch
+        self._extra = 0
+        self._head_extra = 0
         #: a batch must end before the event with this number (see seal_at)
         self._boundary: int | None = None
         #: the events behind the head batch (one int, stored once per change: another
@@ -74,6 +94,7 @@ class PartitionQueue:
         self.backlog = 0
 
     def __len__(self) -> int:
+        """How many items (single events and runs) are pending."""
         return len(self._pending)
 
     def fits_alone(self, event: QueuedEvent) -> bool:
@@ -95,26 +116,50 @@ class PartitionQueue:
             self.backlog += 1
         pending.append(event)
 
-    def extend(self, events: Iterable[QueuedEvent], now: float) -> None:
-        """Append several events that arrived at *now* (as many :meth:`add` calls)."""
+    def _run_fitting(self, run: QueuedRun, size: int, count: int) -> int:
+        """How many of *run*'s first events join a head batch of *count* items and
+        *size* bytes (each event fits alone, so at least one joins an empty one,
+        unless a boundary is there)."""
+        n = run.fitting(self.max_batch_size - size)
+        if self._boundary is not None:
+            at = self._boundary - run.seq
+            if 0 <= at < n and (at or count):
+                n = at
+        return n
+
+    def extend(self, items: Iterable[QueuedItem], now: float) -> None:
+        """Append several items that arrived at *now* (as many :meth:`add` calls)."""
         pending = self._pending
-        events = list(events)
         growing = self._head_count == len(pending)
         count, size, limit = self._head_count, self._head_size, self.max_batch_size
+        head_extra, extra = self._head_extra, self._extra
         boundary = self._boundary
-        for event in events:
-            event.arrived = now
-            if growing:
-                if size + event.size <= limit and (
-                    boundary is None or not count or event.seq != boundary
+        for item in items:
+            item.arrived = now
+            if type(item) is QueuedRun:
+                extra += item.count - 1
+                if growing:
+                    n = self._run_fitting(item, size, count)
+                    growing = n == item.count
+                    joined = item
+                    if n and not growing:  # its first n events end the head batch
+                        joined, item = item.split(n)
+                        pending.append(joined)
+                        extra -= 1
+                    if n:
+                        count, size, head_extra = count + 1, size + joined.size, head_extra + n - 1
+            elif growing:
+                if size + item.size <= limit and (
+                    boundary is None or not count or item.seq != boundary
                 ):
                     count += 1
-                    size += event.size
+                    size += item.size
                 else:
                     growing = False
+            pending.append(item)
         self._head_count, self._head_size = count, size
-        pending.extend(events)
-        self.backlog = len(pending) - count
+        self._head_extra, self._extra = head_extra, extra
+        self.backlog = len(pending) + extra - count - head_extra
 
     def seal_at(self, end_seq: int) -> None:
         """Make the batch that will hold the event numbered ``end_seq - 1`` end with it
@@ -131,7 +176,7 @@ class PartitionQueue:
         return (
             self._boundary is not None
             and self._head_count > 0
-            and self._pending[self._head_count - 1].seq + 1 == self._boundary
+            and end_seq(self._pending[self._head_count - 1]) == self._boundary
         )
 
     def deadline(self) -> float | None:
@@ -160,26 +205,43 @@ class PartitionQueue:
         if not self._pending:
             raise IndexError("take() from an empty PartitionQueue")
         pending = self._pending
-        events = tuple(pending.popleft() for _ in range(self._head_count))
-        batch = Batch(events, self._head_size)
+        items = tuple(pending.popleft() for _ in range(self._head_count))
+        batch = Batch(items, self._head_size)
+        self._extra -= self._head_extra
         boundary = self._boundary
-        if boundary is not None and batch.events[-1].seq + 1 >= boundary:
+        if boundary is not None and end_seq(items[-1]) >= boundary:
             self._boundary = boundary = None  # the sealed batch went out
-        count, size = 0, BATCH_ENVELOPE_SIZE
-        for event in pending:
-            if size + event.size > self.max_batch_size or (count and event.seq == boundary):
+        count, size, head_extra = 0, BATCH_ENVELOPE_SIZE, 0
+        split: QueuedRun | None = None
+        n = 0
+        for item in pending:
+            if type(item) is QueuedRun:
+                n = self._run_fitting(item, size, count)
+                if n == item.count:
+                    count, size, head_extra = count + 1, size + item.size, head_extra + n - 1
+                    continue
+                if n:
+                    split = item
                 break
-            size += event.size
+            if size + item.size > self.max_batch_size or (count and item.seq == boundary):
+                break
+            size += item.size
             count += 1
-        self._head_count, self._head_size = count, size
-        self.backlog = len(pending) - count
+        if split is not None:  # the run after the head batch: its first n events end it
+            head, pending[count] = split.split(n)
+            pending.insert(count, head)
+            self._extra -= 1
+            count, size, head_extra = count + 1, size + head.size, head_extra + n - 1
+        self._head_count, self._head_size, self._head_extra = count, size, head_extra
+        self.backlog = len(pending) + self._extra - count - head_extra
         return batch
 
-    def drop_all(self) -> tuple[QueuedEvent, ...]:
-        """Remove and return every pending event, in order."""
+    def drop_all(self) -> tuple[QueuedItem, ...]:
+        """Remove and return every pending item (single events and runs), in order."""
         dropped = tuple(self._pending)
         self._pending.clear()
         self._head_count, self._head_size = 0, BATCH_ENVELOPE_SIZE
+        self._head_extra = self._extra = 0
         self._boundary = None
         self.backlog = 0
         return dropped

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 import anyio
 from anyio.lowlevel import checkpoint
 
-from ._events import QueuedEvent
 from ._exceptions import EventClearedError
 from ._partition import InFlightSend, PartitionState
 from ._reporting import Reporter
+from ._runs import QueuedItem, event_count, events_of
 
 __all__ = ["drop_events"]
 
@@ -29,7 +29,7 @@ async def drop_events(
 
     Shielded from cancellation: once begun, every dropped event gets its report.
     """
-    dropped: list[tuple[PartitionState, tuple[QueuedEvent, ...]]] = []
+    dropped: list[tuple[PartitionState, tuple[QueuedItem, ...]]] = []
     abandoned: list[InFlightSend] = []
     abandoned_earlier: list[InFlightSend] = []
     for part in parts:
@@ -44,7 +44,7 @@ async def drop_events(
             error = EventClearedError(may_have_been_published=False, reason=reason)
             try:
                 await reporter.failed(
-                    [e.event for e in pending],
+                    events_of(pending),
                     part.id,
                     error,
                     resendable=False,
@@ -52,10 +52,10 @@ async def drop_events(
                     raise_if_unhandled=raise_if_unhandled,
                 )
             finally:
-                part.failed += len(pending)
+                part.failed += event_count(pending)
                 part.batches_failed += 1
                 part.resolve_dropped(pending)
-            count += len(pending)
+            count += event_count(pending)
         for send in abandoned:
             await send.done.wait()
             count += send.cleared

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 __all__ = [
     "BATCH_ENVELOPE_SIZE",
     "application_properties_section",
     "batch_entry_size",
+    "batch_entry_sizes",
+    "encode_bodies",
     "encode_body",
     "encode_body_with_properties",
 ]
@@ -78,6 +80,22 @@ def encode_body(body: bytes, partition_key: str | None = None) -> bytes:
     )
 
 
+#: a body-only message up to 255 bytes long: its data section's head, per body length
+_SMALL_BODY_HEADS = tuple(_DATA_SECTION + b"\xa0" + bytes((n,)) for n in range(256))
+
+
+def encode_bodies(bodies: Sequence[bytes]) -> list[bytes]:
+    """:func:`encode_body` (without a partition key) of each of *bodies*.
+
+    When no body is longer than 255 bytes (most events), each message is its
+    precomputed head for that length plus the body, with no Python code per event.
+    """
+    lengths = list(map(len, bodies))
+    if lengths and max(lengths) <= 255:
+        return list(map(bytes.__add__, map(_SMALL_BODY_HEADS.__getitem__, lengths), bodies))
+    return list(map(encode_body, bodies))
+
+
 def application_properties_section(properties: Mapping[str, str]) -> bytes:
     """The application-properties section of a message with these string properties."""
     items = b"".join(
@@ -125,3 +143,8 @@ def batch_entry_size(encoded_size: int) -> int:
     below 256 bytes, 8 from there on.
     """
     return encoded_size + (5 if encoded_size < 256 else 8)
+
+
+def batch_entry_sizes(messages: Sequence[bytes], reserved: int = 0) -> list[int]:
+    """:func:`batch_entry_size` of each of *messages*, plus *reserved* bytes each."""
+    return [n + reserved + (5 if n < 256 else 8) for n in map(len, messages)]

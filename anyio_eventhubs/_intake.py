@@ -8,11 +8,13 @@ key is hashed, so a key that can never fit costs no hashing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import repeat
 
-from ._encoding import BATCH_ENVELOPE_SIZE
+from ._encoding import BATCH_ENVELOPE_SIZE, batch_entry_sizes, encode_bodies
 from ._events import Event, QueuedEvent, encode_event
 from ._exceptions import EventTooLargeError
 from ._partitioning import RoundRobin, partition_for_key
+from ._runs import PreparedRuns
 
 __all__ = ["Intake"]
 
@@ -172,14 +174,52 @@ class Intake:
                     raise EventTooLargeError(item.size, self._max_message_size)
                 append(item)
         except Exception as exc:
-            exc.add_note(
-                f"raised for events[{index}] of the {len(events)} given; none of them was accepted"
-            )
+            exc.add_note(_not_accepted(index, len(events)))
             raise
+        return self._route_many(len(items), partition_id, partition_key), items
+
+    def _route_many(
+        self, count: int, partition_id: str | None, partition_key: str | None
+    ) -> tuple[str, ...]:
         if partition_key is not None:
             partition_id = self._key_partitions.get(partition_key)
             if partition_id is None:
                 partition_id = self._partition_of_key(partition_key)
         if partition_id is not None:
-            return (partition_id,), items
-        return self._round_robin.take(len(items)), items
+            return (partition_id,)
+        return self._round_robin.take(count)
+
+    def prepare_runs(
+        self, events: Sequence[Event], partition_id: str | None, partition_key: str | None
+    ) -> tuple[tuple[str, ...], PreparedRuns] | None:
+        """:meth:`prepare_many` for a list or tuple of ``bytes`` only, with no object
+        per event: each partition's share is queued as one run (``_runs``).
+
+        :returns: ``None`` (and nothing changed) if *events* is not a non-empty list or
+            tuple of ``bytes`` alone: then call :meth:`prepare_many`.
+        :raises: as :meth:`prepare_many`.
+        """
+        if type(events) is not list and type(events) is not tuple:
+            return None
+        if not events or set(map(type, events)) != {bytes}:
+            return None
+        if partition_key is not None or partition_id is not None:
+            self.check_route(partition_id, partition_key)
+        bodies: Sequence[bytes] = events  # (every one is bytes: checked above)
+        if partition_key is None and self._encode is encode_event:
+            messages = encode_bodies(bodies)
+        else:
+            messages = list(map(self._encode, bodies, repeat(partition_key)))
+        sizes = batch_entry_sizes(messages, self._reserved)
+        room = self._max_message_size - BATCH_ENVELOPE_SIZE
+        if max(sizes) > room:
+            index = next(i for i, size in enumerate(sizes) if size > room)
+            error = EventTooLargeError(sizes[index], self._max_message_size)
+            error.add_note(_not_accepted(index, len(events)))
+            raise error
+        route = self._route_many(len(messages), partition_id, partition_key)
+        return route, PreparedRuns(events, messages, sizes)
+
+
+def _not_accepted(index: int, total: int) -> str:
+    return f"raised for events[{index}] of the {total} given; none of them was accepted"

@@ -185,9 +185,7 @@ class ProducerJournal:
         generation, seq = self.store.origin(partition_id, batch.first_seq)
         self.publishing.write(
             partition_id,
-            StoredPublishing(
-                producer_id, epoch, SentBatch(generation, seq, len(batch.events), first)
-            ),
+            StoredPublishing(producer_id, epoch, SentBatch(generation, seq, batch.count, first)),
         )
 
     def resolved(self, partition_id: str, first_seq: int, end_seq: int) -> None:

@@ -29,6 +29,7 @@ from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint
 from ._events import Event, QueuedEvent
 from ._exceptions import ProducerClosedError
 from ._partition import PartitionState
+from ._runs import PreparedRuns
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -81,10 +82,18 @@ def _prepare(
     events: Sequence[Event],
     partition_id: str | None,
     partition_key: str | None,
-) -> tuple[tuple[PartitionState, ...], list[QueuedEvent]]:
+) -> tuple[tuple[PartitionState, ...], list[QueuedEvent] | PreparedRuns]:
+    """Validate and encode every event; route them. A list of ``bytes`` alone, with no
+    journal (which records events one by one), is prepared as runs (``_runs``)."""
     if producer._closed:
         raise ProducerClosedError(f"the producer {producer._identifier!r} is closed")
-    route, items = producer._intake.prepare_many(events, partition_id, partition_key)
+    intake = producer._intake
+    prepared = None
+    if producer._journal is None:
+        prepared = intake.prepare_runs(events, partition_id, partition_key)
+    route, items = (
+        intake.prepare_many(events, partition_id, partition_key) if prepared is None else prepared
+    )
     parts = producer._parts
     return tuple(parts[pid] for pid in route), items
 
@@ -109,20 +118,24 @@ def _room_end(route: tuple[PartitionState, ...], start: int, end: int, limit: in
 
 def _accept_while_room(
     route: tuple[PartitionState, ...],
-    items: list[QueuedEvent],
+    items: list[QueuedEvent] | PreparedRuns,
     start: int,
     end: int,
     limit: int,
     now: float,
 ) -> int:
     """Accept ``items[start:end]`` in order while their partitions have room; return
-    where it stopped. Each partition's share is a slice with a step."""
+    where it stopped. Each partition's share is a slice with a step (one run, for
+    prepared runs)."""
     k = len(route)
     stop = _room_end(route, start, end, limit)
     for offset, part in enumerate(route):
         first = start + (offset - start) % k
         if first < stop:
-            part.accept_many(items[first:stop:k], now)
+            if isinstance(items, PreparedRuns):
+                part.accept_run(items.run(first, stop, k), now)
+            else:
+                part.accept_many(items[first:stop:k], now)
     return stop
 
 
@@ -151,7 +164,7 @@ def _accept_journaled(
 def _accept_range(
     producer: ManyEventsQueueing,
     route: tuple[PartitionState, ...],
-    items: list[QueuedEvent],
+    items: list[QueuedEvent] | PreparedRuns,
     progress: QueueManyProgress,
     end: int,
     partition_key: str | None,
@@ -168,6 +181,7 @@ def _accept_range(
             progress.accepted = _accept_while_room(route, items, start, end, limit, now)
             continue
         stop = _room_end(route, start, end, limit)
+        assert isinstance(items, list)  # runs only without a journal (see _prepare)
         try:
             _accept_journaled(journal, route, items, start, stop, now, partition_key, progress)
         except Exception as exc:

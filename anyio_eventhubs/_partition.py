@@ -37,11 +37,12 @@ from azure.eventhub import EventData
 
 from ._batching import Batch, OutcomeLedger, PartitionQueue
 from ._events import QueuedEvent
+from ._runs import QueuedItem, QueuedRun, end_seq
 
 __all__ = ["InFlightSend", "PartitionState", "count_event_data"]
 
 
-def count_event_data(events: Iterable[QueuedEvent]) -> int:
+def count_event_data(events: Iterable[QueuedItem]) -> int:
     """How many of *events* hold a caller's ``EventData`` (not a recovered event)."""
     return sum(1 for e in events if type(e) is QueuedEvent and isinstance(e.event, EventData))
 
@@ -155,6 +156,15 @@ class PartitionState:
         if self.wakeup is not None and (was_empty or queue.is_full):
             self.wake_batcher()
 
+    def accept_run(self, run: QueuedRun, now: float) -> None:
+        """Number and queue *run* (``bytes`` events only: no ``EventData`` held)."""
+        run.seq = self.ledger.accept_many(run.count)
+        queue = self.queue
+        was_empty = not queue
+        queue.extend((run,), now)
+        if self.wakeup is not None and (was_empty or queue.is_full):
+            self.wake_batcher()
+
     def has_room(self, max_queued_events: int) -> bool:
         """Whether one more event may be accepted: fewer than *max_queued_events* wait
         behind the head batch, and fewer than *max_queued_events* ``EventData`` are held
@@ -217,7 +227,7 @@ class PartitionState:
         """Cut the head batch off the queue and record it as in flight."""
         send = InFlightSend(self.queue.take())
         self.in_flight.add(send)
-        self.in_flight_events += len(send.batch.events)
+        self.in_flight_events += send.batch.count
         self.wake_room_waiters()  # the backlog moved up into the head batch
         return send
 
@@ -225,18 +235,18 @@ class PartitionState:
         """Record that *send*'s events all have their outcome; wake whoever waits."""
         batch = send.batch
         self.in_flight.discard(send)
-        self.in_flight_events -= len(batch.events)
+        self.in_flight_events -= batch.count
         if self.fixed_numbers:
             self.fixed_numbers.pop(batch.first_seq, None)
         if self.held_event_data:
             self.held_event_data -= count_event_data(batch.events)
         self.resolve(batch.first_seq, batch.end_seq)
 
-    def resolve_dropped(self, events: Sequence[QueuedEvent]) -> None:
+    def resolve_dropped(self, events: Sequence[QueuedItem]) -> None:
         """Record outcomes for *events*, consecutive ones dropped from the queue."""
         if self.held_event_data:
             self.held_event_data -= count_event_data(events)
-        self.resolve(events[0].seq, events[-1].seq + 1)
+        self.resolve(events[0].seq, end_seq(events[-1]))
 
     def resolve(self, first_seq: int, end_seq: int) -> None:
         """Record outcomes for ``first_seq`` to ``end_seq - 1``; wake whoever waits."""
@@ -254,6 +264,7 @@ class PartitionState:
             self._flush_waiters = still
         self.wake_room_waiters()
 
-    def drop_pending(self) -> tuple[QueuedEvent, ...]:
-        """Remove every event not yet handed to a sender, in order."""
+    def drop_pending(self) -> tuple[QueuedItem, ...]:
+        """Remove every event not yet handed to a sender, in order (single events and
+        runs of them)."""
         return self.queue.drop_all()

@@ -26,6 +26,7 @@ from ._exceptions import EventClearedError, OperationTimeoutError, TransportErro
 from ._partition import InFlightSend, PartitionState
 from ._reporting import Reporter
 from ._retry import RetryOptions, retry_delay
+from ._runs import events_of, messages_of
 from .transport import OutgoingBatch, TransportConnection
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class Sender:
     def _cleared(self, send: InFlightSend) -> tuple[EventClearedError, bool]:
         reason, raise_if_unhandled = self._clear_reason()
         error = EventClearedError(may_have_been_published=send.attempted, reason=reason)
-        send.cleared = len(send.batch.events)
+        send.cleared = send.batch.count
         return error, raise_if_unhandled
 
     async def run(self, part: PartitionState, send: InFlightSend) -> None:
@@ -81,14 +82,14 @@ class Sender:
                     if self._telemetry is None:
                         error = await attempts
                     else:  # inside the batch's span, measured (anyio_eventhubs._telemetry)
-                        encoded = [e.encoded for e in batch.events]
+                        encoded = messages_of(batch.events)
                         error = await self._telemetry.publish(part.id, encoded, attempts)
                 raise_if_unhandled = True
                 if scope.cancelled_caught:
                     error, raise_if_unhandled = self._cleared(send)
                 with anyio.CancelScope(shield=True):
                     if error is None:
-                        part.published += len(batch.events)
+                        part.published += batch.count
                         part.batches_published += 1
                         if self._reporter.wants_successes:
                             await self._reporter.succeeded(self._events(send), part.id)
@@ -116,7 +117,7 @@ class Sender:
                             raise_if_unhandled=False,
                             may_have_been_published=send.attempted,
                         )
-                    part.failed += len(batch.events)
+                    part.failed += batch.count
                     part.batches_failed += 1
                     break
         finally:
@@ -130,13 +131,13 @@ class Sender:
     @staticmethod
     def _events(send: InFlightSend) -> list[Event]:
         """A fresh list of the batch's events, as queued: one per report."""
-        return [e.event for e in send.batch.events]
+        return events_of(send.batch.events)
 
     def _outgoing(self, part: PartitionState, batch: Batch) -> OutgoingBatch:
         on_numbered = self._on_numbered
         return OutgoingBatch(
             part.id,
-            [e.encoded for e in batch.events],
+            messages_of(batch.events),
             batch.size_in_bytes,
             batch.first_seq,
             part.fixed_numbers.get(batch.first_seq) if part.fixed_numbers else None,
