@@ -1,0 +1,166 @@
+"""Runs: a partition's share of a ``queue_many_for_send`` call of ``bytes``, queued as one
+item. The queue cuts exactly the batches it would cut for the same events one by one,
+and every event still gets exactly one outcome, in order, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anyio_eventhubs import (
+    EventData,
+    EventTooLargeError,
+    PublishFailedEventArgs,
+    PublishSucceededEventArgs,
+    open_streaming_producer,
+)
+from anyio_eventhubs._batching import PartitionQueue
+from anyio_eventhubs._encoding import batch_entry_sizes, encode_bodies, encode_body
+from anyio_eventhubs._events import QueuedEvent
+from anyio_eventhubs._intake import Intake
+from anyio_eventhubs._runs import QueuedRun, event_count, events_of, messages_of
+from anyio_eventhubs.testing import InMemoryEventHub
+
+
+def _bodies(sizes: list[int], first: int) -> list[bytes]:
+    # distinct bodies: the index, padded to the size
+    return [(b"%d." % (first + i)).ljust(n, b"x") for i, n in enumerate(sizes)]
+
+
+def _run(sizes: list[int], first: int) -> QueuedRun:
+    bodies = _bodies(sizes, first)
+    messages = encode_bodies(bodies)
+    return QueuedRun(bodies, messages, batch_entry_sizes(messages))
+
+
+def _singles(sizes: list[int], first: int) -> list[QueuedEvent]:
+    return [QueuedEvent(b, encode_body(b), first + i) for i, b in enumerate(_bodies(sizes, first))]
+
+
+def _state(q: PartitionQueue) -> tuple[int, bool, float | None]:
+    return q.backlog, q.is_full, q.deadline()
+
+
+@given(
+    groups=st.lists(
+        st.tuples(st.lists(st.integers(3, 300), min_size=1, max_size=12), st.integers(0, 2)),
+        max_size=8,
+    ),
+    max_batch=st.integers(320, 1500),
+    seal=st.none() | st.integers(1, 60),
+)
+def test_runs_cut_the_same_batches_as_the_same_events_one_by_one(
+    groups: list[tuple[list[int], int]], max_batch: int, seal: int | None
+) -> None:
+    runs, singles = PartitionQueue(max_batch, 1.0), PartitionQueue(max_batch, 1.0)
+    if seal is not None:  # a batch re-sent as first cut must end before event `seal`
+        runs.seal_at(seal)
+        singles.seal_at(seal)
+    seq = 0
+    for now, (sizes, takes) in enumerate(groups):
+        run = _run(sizes, seq)
+        run.seq = seq
+        runs.extend([run], float(now))
+        for event in _singles(sizes, seq):
+            singles.add(event, float(now))
+        seq += len(sizes)
+        assert _state(runs) == _state(singles)
+        for _ in range(takes):  # the batcher takes head batches in between
+            if not singles:
+                break
+            a, b = runs.take(), singles.take()
+            assert (a.first_seq, a.end_seq, a.count) == (b.first_seq, b.end_seq, len(b.events))
+            assert messages_of(a.events) == messages_of(b.events)
+            assert events_of(a.events) == events_of(b.events)
+            assert a.size_in_bytes == b.size_in_bytes <= max_batch
+            assert _state(runs) == _state(singles)
+    dropped_runs, dropped_singles = runs.drop_all(), singles.drop_all()
+    assert event_count(dropped_runs) == len(dropped_singles)
+    assert events_of(dropped_runs) == events_of(dropped_singles)
+
+
+def test_a_run_larger_than_a_batch_is_split_where_the_batch_ends() -> None:
+    q = PartitionQueue(max_batch_size=100, max_wait=None)
+    run = _run([10] * 12, 0)  # each 20 bytes in a batch: five a batch
+    q.extend([run], 0.0)
+    assert (q.backlog, q.is_full) == (7, True)
+    first = q.take()
+    assert (first.first_seq, first.count, first.size_in_bytes) == (0, 5, 100)
+    assert events_of(first.events) == _bodies([10] * 12, 0)[:5]
+    assert q.backlog == 2  # five in the new head batch, two behind it
+    assert [q.take().count for _ in range(2)] == [5, 2]
+    assert not q
+
+
+def test_encode_bodies_gives_encode_body_of_each_body() -> None:
+    bodies = [b"", b"a", b"x" * 250, b"y" * 255, b"z" * 256, b"w" * 70000]
+    assert encode_bodies(bodies) == [encode_body(b) for b in bodies]
+    assert encode_bodies(bodies[:4]) == [encode_body(b) for b in bodies[:4]]
+    assert encode_bodies([]) == []
+
+
+def test_prepare_runs_takes_only_a_list_or_tuple_of_bytes() -> None:
+    intake = Intake("hub", ("0", "1"), 1000)
+    assert intake.prepare_runs([b"a", "b"], None, None) is None
+    assert intake.prepare_runs([b"a", EventData(b"b")], None, None) is None
+    assert intake.prepare_runs([], None, None) is None
+    assert intake.prepare_runs(iter([b"a"]), None, None) is None  # type: ignore[arg-type]
+    prepared = intake.prepare_runs((b"a", b"b", b"c"), None, None)
+    assert prepared is not None
+    route, runs = prepared
+    assert route == ("0", "1")
+    assert len(runs) == 3
+    with pytest.raises(EventTooLargeError) as info:
+        intake.prepare_runs([b"a", b"x" * 1000], None, None)
+    assert "events[1] of the 2 given; none of them was accepted" in str(info.value.__notes__)
+    # the refused call did not move the round robin on
+    again = intake.prepare_runs([b"a"], None, None)
+    assert again is not None
+    assert again[0] == ("1", "0")
+
+
+@pytest.mark.anyio
+async def test_every_event_of_split_runs_gets_one_outcome_in_order() -> None:
+    hub = InMemoryEventHub(2, max_message_size=600)  # a few events a batch
+    reported: dict[str, list[bytes]] = {"0": [], "1": []}
+
+    async def succeeded(args: PublishSucceededEventArgs) -> None:
+        reported[args.partition_id].extend(args.events)  # type: ignore[arg-type]
+
+    events = _bodies([40] * 300, 0)
+    async with open_streaming_producer(
+        transport=hub, on_publish_succeeded=succeeded, max_queued_events=7
+    ) as producer:
+        for i in range(0, 300, 64):
+            await producer.queue_many_for_send(events[i : i + 64])
+        await producer.flush()
+        stats = producer.statistics()
+    assert reported == {"0": events[0::2], "1": events[1::2]}
+    assert hub.published_bodies("0") == events[0::2]
+    assert (stats.published, stats.queued, stats.in_flight) == (300, 0, 0)
+    assert stats.batches_published > 300 // 12  # runs were split into several batches
+
+
+@pytest.mark.anyio
+async def test_clear_reports_every_queued_event_of_a_run_once() -> None:
+    hub = InMemoryEventHub(1, max_message_size=600)
+    hub.hold_sends()
+    failed: list[bytes] = []
+
+    async def on_failed(args: PublishFailedEventArgs) -> None:
+        failed.extend(args.events)  # type: ignore[arg-type]
+
+    events = _bodies([40] * 50, 0)
+    async with open_streaming_producer(
+        transport=hub, on_publish_failed=on_failed, max_wait_time=None
+    ) as producer:
+        assert producer.try_queue_many_for_send(events) == 50
+        await hub.wait_sends_in_flight(1)
+        assert producer.get_partition_queued_event_count("0") == 50
+        assert await producer.clear() == 50
+        assert producer.get_partition_queued_event_count("0") == 0
+        hub.release_sends()
+    # the queued events, then the batch that was in flight: each exactly once
+    assert sorted(failed) == sorted(events)
+    assert hub.published_count() == 0
