@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint
+from anyio.lowlevel import checkpoint
 
 from ._events import Event, QueuedEvent
 from ._exceptions import ProducerClosedError
@@ -221,7 +221,8 @@ async def queue_many(
         progress = QueueManyProgress()
     else:
         progress.accepted = 0
-    await producer._checkpoint_if_cancelled()
+    if producer._cancel_pending():
+        await producer._checkpoint_if_cancelled()
     route, items = _prepare(producer, events, partition_id, partition_key)
     total = len(items)
     journal = producer._journal
@@ -242,7 +243,7 @@ async def queue_many(
         if producer._closed:
             raise _closed(producer, accepted, total)
     # like queue_for_send's periodic yield: never a cancellation after accepting
-    await cancel_shielded_checkpoint()
+    await producer._cancel_shielded_checkpoint()
 
 
 class ManyEventsQueueing:
@@ -259,7 +260,9 @@ class ManyEventsQueueing:
     _options: ProducerOptions
     _parts: dict[str, PartitionState]
     _current_time: Callable[[], float]
+    _cancel_pending: Callable[[], bool]
     _checkpoint_if_cancelled: Callable[[], Awaitable[None]]
+    _cancel_shielded_checkpoint: Callable[[], Awaitable[None]]
 
     async def queue_many_for_send(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import anyio
-from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint
+from anyio.lowlevel import checkpoint
 
 from ._dropping import drop_events
 from ._events import Event, QueuedEvent
@@ -106,7 +106,12 @@ class StreamingProducer(ManyEventsQueueing):
         self._closed = False
         self._close_done: anyio.Event | None = None
         self._since_yield = 0
-        self._checkpoint_if_cancelled, self._current_time = loop_functions()
+        (
+            self._cancel_pending,
+            self._checkpoint_if_cancelled,
+            self._cancel_shielded_checkpoint,
+            self._current_time,
+        ) = loop_functions()
 
     # -- lifecycle (driven by open_streaming_producer) ---------------------------------
 
@@ -258,7 +263,8 @@ class StreamingProducer(ManyEventsQueueing):
         :raises ~anyio_eventhubs.EventTooLargeError: if the event can never fit a batch.
         :raises ~anyio_eventhubs.ProducerClosedError: if the producer is closed.
         """
-        await self._checkpoint_if_cancelled()
+        if self._cancel_pending():  # (a synchronous test: no await unless cancelled)
+            await self._checkpoint_if_cancelled()
         part, item = self._prepare(event, partition_id, partition_key)
         journal = self._journal
         if journal is not None and journal.recovering:
@@ -282,7 +288,7 @@ class StreamingProducer(ManyEventsQueueing):
         self._since_yield += 1
         if self._since_yield >= _YIELD_EVERY:
             self._since_yield = 0
-            await cancel_shielded_checkpoint()
+            await self._cancel_shielded_checkpoint()
 
     def try_queue_for_send(
         self, event: Event, *, partition_id: str | None = None, partition_key: str | None = None
