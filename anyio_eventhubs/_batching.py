@@ -101,20 +101,28 @@ class PartitionQueue:
         """Whether *event* fits in a batch of its own (else it can never be sent)."""
         return BATCH_ENVELOPE_SIZE + event.size <= self.max_batch_size
 
-    def add(self, event: QueuedEvent, now: float) -> None:
-        """Append an accepted event that arrived at *now*."""
+    def add(self, event: QueuedEvent, now: float) -> bool:
+        """Append an accepted event that arrived at *now*.
+
+        :returns: whether that is news to a batcher waiting for the head batch to be
+            due: the queue was empty (a deadline starts), or the head batch is now full.
+        """
         event.arrived = now
         pending = self._pending
+        count = self._head_count
+        boundary = self._boundary
         if (
-            self._head_count == len(pending)
+            count == len(pending)
             and self._head_size + event.size <= self.max_batch_size
-            and (self._boundary is None or not self._head_count or event.seq != self._boundary)
+            and (boundary is None or not count or event.seq != boundary)
         ):
-            self._head_count += 1
+            self._head_count = count + 1
             self._head_size += event.size
-        else:
-            self.backlog += 1
+            pending.append(event)
+            return not count or (boundary is not None and event.seq + 1 == boundary)
+        self.backlog += 1
         pending.append(event)
+        return self.backlog == 1  # the first event that does not fit: the head is full
 
     def _run_fitting(self, run: QueuedRun, size: int, count: int) -> int:
         """How many of *run*'s first events join a head batch of *count* items and

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 
 __all__ = [
     "BATCH_ENVELOPE_SIZE",
+    "SMALL_BODY_HEADS",
     "application_properties_section",
     "batch_entry_size",
     "batch_entry_sizes",
@@ -81,7 +82,7 @@ def encode_body(body: bytes, partition_key: str | None = None) -> bytes:
 
 
 #: a body-only message up to 255 bytes long: its data section's head, per body length
-_SMALL_BODY_HEADS = tuple(_DATA_SECTION + b"\xa0" + bytes((n,)) for n in range(256))
+SMALL_BODY_HEADS = tuple(_DATA_SECTION + b"\xa0" + bytes((n,)) for n in range(256))
 
 
 def encode_bodies(bodies: Sequence[bytes]) -> list[bytes]:
@@ -92,7 +93,7 @@ def encode_bodies(bodies: Sequence[bytes]) -> list[bytes]:
     """
     lengths = list(map(len, bodies))
     if lengths and max(lengths) <= 255:
-        return list(map(bytes.__add__, map(_SMALL_BODY_HEADS.__getitem__, lengths), bodies))
+        return list(map(bytes.__add__, map(SMALL_BODY_HEADS.__getitem__, lengths), bodies))
     return list(map(encode_body, bodies))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import repeat
 
-from ._encoding import BATCH_ENVELOPE_SIZE, batch_entry_sizes, encode_bodies
+from ._encoding import BATCH_ENVELOPE_SIZE, SMALL_BODY_HEADS, batch_entry_sizes, encode_bodies
 from ._events import Event, QueuedEvent, encode_event
 from ._exceptions import EventTooLargeError
 from ._partitioning import RoundRobin, partition_for_key
@@ -40,6 +40,9 @@ class Intake:
         encode: Callable[[Event, str | None], bytes] | None = None,
     ) -> None:
         self._encode = encode_event if encode is None else encode
+        #: bodies up to 255 bytes, round robin, are encoded inline (see prepare)
+        self._inline_limit = 256 if encode is None and not reserved_per_event else 0
+        self._inline_room = max_message_size - BATCH_ENVELOPE_SIZE
         self._eventhub_name = eventhub_name
         self._partition_ids = partition_ids
         self._known = frozenset(partition_ids)
@@ -86,6 +89,13 @@ class Intake:
         """
         if partition_key is not None or partition_id is not None:
             self.check_route(partition_id, partition_key)
+        elif type(event) is bytes and len(event) < self._inline_limit:
+            # the common case, without a call per step: encode_body(event) is the
+            # body's data-section head for its length, then the body
+            item = QueuedEvent(event, SMALL_BODY_HEADS[len(event)] + event)
+            if item.size > self._inline_room:
+                raise EventTooLargeError(item.size, self._max_message_size)
+            return self._round_robin.next(), item
         item = QueuedEvent(event, self._encode(event, partition_key))
         item.size += self._reserved  # room for the idempotent stamp, counted in the batch
         if BATCH_ENVELOPE_SIZE + item.size > self._max_message_size:

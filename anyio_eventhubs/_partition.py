@@ -135,12 +135,14 @@ class PartitionState:
 
     def accept(self, event: QueuedEvent, now: float) -> None:
         """Number *event*, queue it, and wake the batcher if that is news to it."""
-        event.seq = self.ledger.accept()
-        if type(event) is QueuedEvent and isinstance(event.event, EventData):
+        ledger = self.ledger
+        event.seq = seq = ledger.accepted
+        ledger.accepted = seq + 1
+        if type(event.event) is not bytes and (
+            type(event) is QueuedEvent and isinstance(event.event, EventData)
+        ):
             self.held_event_data += 1
-        queue = self.queue
-        queue.add(event, now)
-        if self.wakeup is not None and (len(queue) == 1 or queue.is_full):
+        if self.queue.add(event, now) and self.wakeup is not None:
             self.wake_batcher()
 
     def accept_many(self, events: list[QueuedEvent], now: float) -> None:

@@ -8,7 +8,8 @@ reduces with a floored ``%``, which sends about a third of keys elsewhere).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 
 __all__ = ["RoundRobin", "hash_partition_key", "partition_for_key"]
 
@@ -106,25 +107,30 @@ def partition_for_key(partition_key: str, partition_ids: Sequence[str]) -> str:
 
 
 class RoundRobin:
-    """Hands out partition ids in turn, for events with neither an id nor a key."""
+    """Hands out partition ids in turn, for events with neither an id nor a key.
 
-    __slots__ = ("_ids", "_next")
+    :meth:`next` is an :func:`itertools.cycle`'s ``__next__``: no Python code per event.
+    """
+
+    __slots__ = ("_ids", "_index", "next")
 
     def __init__(self, partition_ids: Sequence[str]) -> None:
         if not partition_ids:
             raise ValueError("RoundRobin needs at least one partition id")
         self._ids = tuple(partition_ids)
-        self._next = 0
-
-    def next(self) -> str:
-        """Return the next partition id."""
-        pid = self._ids[self._next]
-        self._next = (self._next + 1) % len(self._ids)
-        return pid
+        #: where each id is in turn (ids are distinct)
+        self._index = {pid: i for i, pid in enumerate(self._ids)}
+        #: return the next partition id
+        self.next: Callable[[], str] = itertools.cycle(self._ids).__next__
 
     def take(self, count: int) -> tuple[str, ...]:
         """Hand out *count* ids at once: return every id in turn, starting with the next
         one (the *i*-th of the *count* goes to ``ids[i % len(ids)]``)."""
-        ids, start = self._ids, self._next
-        self._next = (start + count) % len(ids)
+        ids = self._ids
+        if count <= 0:
+            return ids  # (nothing is handed out; the turn does not move)
+        first = self.next()
+        for _ in range((count - 1) % len(ids)):
+            self.next()
+        start = self._index[first]
         return ids[start:] + ids[:start]

@@ -265,26 +265,32 @@ class StreamingProducer(ManyEventsQueueing):
         """
         if self._cancel_pending():  # (a synchronous test: no await unless cancelled)
             await self._checkpoint_if_cancelled()
-        part, item = self._prepare(event, partition_id, partition_key)
+        if self._closed:
+            raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
+        pid, item = self._intake.prepare(event, partition_id, partition_key)
+        part = self._parts[pid]
         journal = self._journal
         if journal is not None and journal.recovering:
             await journal.wait_recovered()  # recovered events go first
             if self._closed:
                 raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
         limit = self._options.max_queued_events
-        waited = not part.has_room(limit)
-        while not part.has_room(limit):
-            # the head batch is full, so it is due: no flush (that would send the
-            # backlog behind it as a partial batch)
-            await part.wait_for_room()
-            if self._closed:
-                raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
+        if not part.has_room(limit):
+            while not part.has_room(limit):
+                # the head batch is full, so it is due: no flush (that would send the
+                # backlog behind it as a partial batch)
+                await part.wait_for_room()
+                if self._closed:
+                    raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
+            waited = True  # other tasks ran while it waited
+        else:
+            waited = False
         if journal is not None:
             item.seq = part.ledger.accepted
             journal.accepted(part.id, item, partition_key)  # raises: not accepted
         part.accept(item, self._current_time())
         if waited:
-            return  # other tasks ran while it waited
+            return
         self._since_yield += 1
         if self._since_yield >= _YIELD_EVERY:
             self._since_yield = 0

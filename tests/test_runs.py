@@ -164,3 +164,48 @@ async def test_clear_reports_every_queued_event_of_a_run_once() -> None:
     # the queued events, then the batch that was in flight: each exactly once
     assert sorted(failed) == sorted(events)
     assert hub.published_count() == 0
+
+
+@given(
+    sizes=st.lists(st.integers(0, 300), max_size=40),
+    max_batch=st.integers(320, 1200),
+    seal=st.none() | st.integers(1, 40),
+    takes=st.sets(st.integers(0, 39)),
+)
+def test_add_says_when_a_waiting_batcher_must_wake(
+    sizes: list[int], max_batch: int, seal: int | None, takes: set[int]
+) -> None:
+    """``add`` is true whenever the queue was empty or its head batch became full."""
+    q = PartitionQueue(max_batch, None)
+    if seal is not None:
+        q.seal_at(seal)
+    for i, event in enumerate(_singles(sizes, 0)):
+        was_empty, was_full = not q, q.is_full
+        news = q.add(event, 0.0)
+        if was_empty or (q.is_full and not was_full):
+            assert news
+        if i in takes:
+            q.take()
+
+
+@pytest.mark.parametrize("size", [0, 1, 250, 251, 255, 256, 300])
+def test_prepare_encodes_a_round_robin_body_as_encode_body_does(size: int) -> None:
+    body = b"b" * size
+    plain, keyed = Intake("hub", ("0", "1"), 1000), Intake("hub", ("0", "1"), 1000)
+    pid, item = plain.prepare(body, None, None)
+    assert (pid, item.encoded, item.size) == (
+        "0",
+        encode_body(body),
+        len(item.encoded) + (5 if len(item.encoded) < 256 else 8),
+    )
+    assert plain.prepare(body, None, None)[0] == "1"
+    assert keyed.prepare(body, None, "k")[1].encoded == encode_body(body, "k")
+    stamped = Intake("hub", ("0",), 1000, reserved_per_event=20)
+    assert stamped.prepare(body, None, None)[1].size == item.size + 20
+
+
+def test_prepare_refuses_a_round_robin_body_that_never_fits() -> None:
+    intake = Intake("hub", ("0", "1"), 200)
+    with pytest.raises(EventTooLargeError):
+        intake.prepare(b"x" * 200, None, None)
+    assert intake.prepare(b"x", None, None)[0] == "0"  # the turn did not move
