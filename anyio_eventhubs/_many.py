@@ -16,7 +16,10 @@ The contract (docs/concepts/backpressure.md, "Queueing many events"):
 Without a journal, accepting costs no work per event beyond numbering and queueing it:
 one cancellation check per call, one clock read per run of accepting, and each
 partition's share handed over as one slice. The encoding is done first, in
-:meth:`~anyio_eventhubs._intake.Intake.prepare_many`.
+:meth:`~anyio_eventhubs._intake.Intake.prepare_many`; a list of ``bytes`` alone is
+prepared by :meth:`~anyio_eventhubs._intake.Intake.prepare_runs` and each partition's
+share is queued as one :class:`~anyio_eventhubs._runs.QueuedRun`, with no object per
+event (handlers still get the events one by one, in order).
 """
 
 from __future__ import annotations
