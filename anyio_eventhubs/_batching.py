@@ -68,6 +68,7 @@ class PartitionQueue:
         "_head_count",
         "_head_extra",
         "_head_size",
+        "_open",
         "_pending",
         "backlog",
         "max_batch_size",
@@ -89,6 +90,8 @@ class PartitionQueue:
         self._head_extra = 0
         #: a batch must end before the event with this number (see seal_at)
         self._boundary: int | None = None
+        #: the run at the tail that add_body appends to (None: the next starts one)
+        self._open: QueuedRun | None = None
         #: the events behind the head batch (one int, stored once per change: another
         #: thread may read it, and sees a value it had)
         self.backlog = 0
@@ -108,6 +111,7 @@ class PartitionQueue:
             due: the queue was empty (a deadline starts), or the head batch is now full.
         """
         event.arrived = now
+        self._open = None
         pending = self._pending
         count = self._head_count
         boundary = self._boundary
@@ -124,6 +128,57 @@ class PartitionQueue:
         pending.append(event)
         return self.backlog == 1  # the first event that does not fit: the head is full
 
+    @property
+    def sealed(self) -> bool:
+        """Whether a batch boundary is set (:meth:`seal_at`); :meth:`add_body` needs none."""
+        return self._boundary is not None
+
+    def add_body(self, body: bytes, message: bytes, size: int, seq: int, now: float) -> bool:
+        """Append one ``bytes`` event as :meth:`add` would, with no object of its own: to
+        the run at the tail that this method started, or in a new one.
+
+        Only while no boundary is set (:attr:`sealed`).
+
+        :param message: its encoded message; *size*: what it adds to a batch.
+        :param seq: its sequence number (the one after the queue's last event).
+        :returns: as :meth:`add`.
+        """
+        pending = self._pending
+        run = self._open
+        count = self._head_count
+        if run is not None:
+            if count != len(pending):  # the run is behind the head batch
+                run.events.append(body)  # type: ignore[attr-defined]
+                run.messages.append(message)
+                run.sizes.append(size)
+                run.arrivals.append(now)  # type: ignore[union-attr]
+                run.count += 1
+                run.size += size
+                self._extra += 1
+                self.backlog += 1
+                return False
+            if self._head_size + size <= self.max_batch_size:  # it joins the head batch
+                run.events.append(body)  # type: ignore[attr-defined]
+                run.messages.append(message)
+                run.sizes.append(size)
+                run.arrivals.append(now)  # type: ignore[union-attr]
+                run.count += 1
+                run.size += size
+                self._extra += 1
+                self._head_extra += 1
+                self._head_size += size
+                return False
+        run = QueuedRun([body], [message], [size], size, seq, now)
+        run.arrivals = [now]
+        self._open = run
+        pending.append(run)
+        if count == len(pending) - 1 and self._head_size + size <= self.max_batch_size:
+            self._head_count = count + 1
+            self._head_size += size
+            return not count
+        self.backlog += 1
+        return self.backlog == 1  # the first event that does not fit: the head is full
+
     def _run_fitting(self, run: QueuedRun, size: int, count: int) -> int:
         """How many of *run*'s first events join a head batch of *count* items and
         *size* bytes (each event fits alone, so at least one joins an empty one,
@@ -138,6 +193,7 @@ class PartitionQueue:
     def extend(self, items: Iterable[QueuedItem], now: float) -> None:
         """Append several items that arrived at *now* (as many :meth:`add` calls)."""
         pending = self._pending
+        self._open = None
         growing = self._head_count == len(pending)
         count, size, limit = self._head_count, self._head_size, self.max_batch_size
         head_extra, extra = self._head_extra, self._extra
@@ -213,6 +269,7 @@ class PartitionQueue:
         if not self._pending:
             raise IndexError("take() from an empty PartitionQueue")
         pending = self._pending
+        self._open = None  # (it may go out in this batch, or be split)
         items = tuple(pending.popleft() for _ in range(self._head_count))
         batch = Batch(items, self._head_size)
         self._extra -= self._head_extra
@@ -251,6 +308,7 @@ class PartitionQueue:
         self._head_count, self._head_size = 0, BATCH_ENVELOPE_SIZE
         self._head_extra = self._extra = 0
         self._boundary = None
+        self._open = None
         self.backlog = 0
         return dropped
 

@@ -108,6 +108,24 @@ class Intake:
             partition_id = self._round_robin.next()
         return partition_id, item
 
+    def prepare_small_body(self, event: bytes) -> tuple[str, bytes, int] | None:
+        """:meth:`prepare` of a ``bytes`` event for round robin, as its parts: its
+        partition id, encoded message and size in a batch; ``None`` (nothing changed)
+        unless the body is at most 255 bytes and events are encoded plainly (no
+        telemetry, no idempotent stamp).
+
+        :raises ~anyio_eventhubs.EventTooLargeError: if the event can never fit a batch.
+        """
+        n = len(event)
+        if n >= self._inline_limit:
+            return None
+        # encode_body(event): the data section's head for its length, then the body;
+        # batch_entry_size: 5 bytes more below 256 bytes, 8 from there on
+        size = n + 10 if n < 251 else n + 13
+        if size > self._inline_room:
+            raise EventTooLargeError(size, self._max_message_size)
+        return self._round_robin.next(), SMALL_BODY_HEADS[n] + event, size
+
     def check_route(self, partition_id: str | None, partition_key: str | None) -> None:
         """Check a call's *partition_id* and *partition_key* (at most one, well formed).
 

@@ -145,6 +145,19 @@ class PartitionState:
         if self.queue.add(event, now) and self.wakeup is not None:
             self.wake_batcher()
 
+    def accept_body(self, body: bytes, message: bytes, size: int, now: float) -> None:
+        """:meth:`accept` for a ``bytes`` event given as its parts (no journal): it
+        joins a run at the queue's tail, with no object of its own."""
+        queue = self.queue
+        if queue.sealed:  # (a recovered batch's boundary: one event at a time)
+            self.accept(QueuedEvent(body, message), now)
+            return
+        ledger = self.ledger
+        seq = ledger.accepted
+        ledger.accepted = seq + 1
+        if queue.add_body(body, message, size, seq, now) and self.wakeup is not None:
+            self.wake_batcher()
+
     def accept_many(self, events: list[QueuedEvent], now: float) -> None:
         """Number and queue *events*, in order, as many :meth:`accept` calls would."""
         seq = self.ledger.accept_many(len(events))

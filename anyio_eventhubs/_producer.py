@@ -14,17 +14,15 @@ import anyio
 from anyio.lowlevel import checkpoint
 
 from ._dropping import drop_events
-from ._events import Event, QueuedEvent
-from ._exceptions import ProducerClosedError
 from ._intake import Intake
 from ._journaling import ProducerJournal
 from ._loop import loop_functions
-from ._many import ManyEventsQueueing
 from ._options import ProducerOptions
 from ._partition import PartitionState
 from ._partition_set import PartitionSet, partition_factory
 from ._reporting import Reporter, in_handler_of, raise_errors
 from ._sender import Sender
+from ._single import SingleEventQueueing
 from ._statistics import ProducerStatistics, collect_statistics
 from ._tasks import ProducerTasks
 from ._telemetry import producer_telemetry
@@ -38,11 +36,9 @@ from .transport import (
 __all__ = ["StreamingProducer"]
 
 _CLOSE_REASON = "the producer closed before these events could be published"
-#: queue_for_send lets other tasks run at least once every this many accepted events
-_YIELD_EVERY = 64
 
 
-class StreamingProducer(ManyEventsQueueing):
+class StreamingProducer(SingleEventQueueing):
     """Queues single events and publishes them in batches, per partition, in the background.
 
     Get one from :func:`~anyio_eventhubs.open_streaming_producer`; it is not constructed
@@ -234,93 +230,6 @@ class StreamingProducer(ManyEventsQueueing):
 
     def _part(self, partition_id: str) -> PartitionState:
         return self._parts[self._intake.check_partition_id(partition_id)]
-
-    def _prepare(
-        self, event: Event, partition_id: str | None, partition_key: str | None
-    ) -> tuple[PartitionState, QueuedEvent]:
-        if self._closed:
-            raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
-        pid, item = self._intake.prepare(event, partition_id, partition_key)
-        return self._parts[pid], item
-
-    async def queue_for_send(
-        self, event: Event, *, partition_id: str | None = None, partition_key: str | None = None
-    ) -> None:
-        """Accept *event* for publishing to its partition.
-
-        The partition is *partition_id*, or the one the service assigns *partition_key*
-        to (the key is stamped on the event), or the next in round robin.
-
-        Blocks while ``max_queued_events`` events of the partition wait behind its head
-        batch (which is then full, and sent as soon as a send slot is free).
-        Cancellation is atomic: the event is either accepted, or the call raised and
-        nothing changed. It lets other tasks run at least once every 64 calls.
-
-        :param event: an ``EventData``, or the body of one as ``bytes`` or ``str``.
-        :raises TypeError: if an argument has the wrong type.
-        :raises ValueError: if the partition does not exist, if both a partition id and a
-            key are given, or if the key is empty.
-        :raises ~anyio_eventhubs.EventTooLargeError: if the event can never fit a batch.
-        :raises ~anyio_eventhubs.ProducerClosedError: if the producer is closed.
-        """
-        if self._cancel_pending():  # (a synchronous test: no await unless cancelled)
-            await self._checkpoint_if_cancelled()
-        if self._closed:
-            raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
-        pid, item = self._intake.prepare(event, partition_id, partition_key)
-        part = self._parts[pid]
-        journal = self._journal
-        if journal is not None and journal.recovering:
-            await journal.wait_recovered()  # recovered events go first
-            if self._closed:
-                raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
-        limit = self._options.max_queued_events
-        if not part.has_room(limit):
-            while not part.has_room(limit):
-                # the head batch is full, so it is due: no flush (that would send the
-                # backlog behind it as a partial batch)
-                await part.wait_for_room()
-                if self._closed:
-                    raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
-            waited = True  # other tasks ran while it waited
-        else:
-            waited = False
-        if journal is not None:
-            item.seq = part.ledger.accepted
-            journal.accepted(part.id, item, partition_key)  # raises: not accepted
-        part.accept(item, self._current_time())
-        if waited:
-            return
-        self._since_yield += 1
-        if self._since_yield >= _YIELD_EVERY:
-            self._since_yield = 0
-            await self._cancel_shielded_checkpoint()
-
-    def try_queue_for_send(
-        self, event: Event, *, partition_id: str | None = None, partition_key: str | None = None
-    ) -> bool:
-        """Accept *event* if its partition has room; never waits.
-
-        :returns: ``True`` if accepted, ``False`` if ``max_queued_events`` events of the
-            partition wait behind its head batch, or it holds ``max_queued_events``
-            ``EventData`` without an outcome (then what it holds is flushed).
-        :raises TypeError: if an argument has the wrong type.
-        :raises ValueError: if the partition does not exist, if both a partition id and a
-            key are given, or if the key is empty.
-        :raises ~anyio_eventhubs.EventTooLargeError: if the event can never fit a batch.
-        :raises ~anyio_eventhubs.ProducerClosedError: if the producer is closed.
-        """
-        part, item = self._prepare(event, partition_id, partition_key)
-        if not part.has_room(self._options.max_queued_events):
-            part.make_due()  # a full head batch is already due
-            return False
-        if self._journal is not None:
-            if self._journal.recovering:
-                return False  # recovered events go first
-            item.seq = part.ledger.accepted
-            self._journal.accepted(part.id, item, partition_key)
-        part.accept(item, self._current_time())
-        return True
 
     # -- flush, clear, close -----------------------------------------------------------
 

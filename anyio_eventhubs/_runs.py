@@ -45,7 +45,7 @@ class QueuedRun:
     :ivar size: their sum.
     """
 
-    __slots__ = ("arrived", "count", "events", "messages", "seq", "size", "sizes")
+    __slots__ = ("arrivals", "arrived", "count", "events", "messages", "seq", "size", "sizes")
 
     def __init__(
         self,
@@ -63,6 +63,10 @@ class QueuedRun:
         self.size = sum(sizes) if size is None else size
         self.seq = seq
         self.arrived = arrived
+        #: each event's arrival, for a run that single events are appended to (see
+        #: :meth:`~anyio_eventhubs._batching.PartitionQueue.add_body`); ``None``: all
+        #: arrived at ``arrived``
+        self.arrivals: list[float] | None = None
 
     def fitting(self, room: int) -> int:
         """How many of its first events add up to at most *room* bytes."""
@@ -72,7 +76,7 @@ class QueuedRun:
 
     def split(self, n: int) -> tuple[QueuedRun, QueuedRun]:
         """Its first *n* events and the rest, as two runs (0 < *n* < ``count``)."""
-        sizes = self.sizes
+        sizes, arrivals = self.sizes, self.arrivals
         head_size = sum(sizes[:n])
         head = QueuedRun(
             self.events[:n], self.messages[:n], sizes[:n], head_size, self.seq, self.arrived
@@ -83,8 +87,10 @@ class QueuedRun:
             sizes[n:],
             self.size - head_size,
             self.seq + n,
-            self.arrived,
+            self.arrived if arrivals is None else arrivals[n],
         )
+        if arrivals is not None:
+            head.arrivals, rest.arrivals = arrivals[:n], arrivals[n:]
         return head, rest
 
     def __repr__(self) -> str:

@@ -4,8 +4,10 @@ and every event still gets exactly one outcome, in order, on both backends."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anyio_eventhubs import (
@@ -209,3 +211,95 @@ def test_prepare_refuses_a_round_robin_body_that_never_fits() -> None:
     with pytest.raises(EventTooLargeError):
         intake.prepare(b"x" * 200, None, None)
     assert intake.prepare(b"x", None, None)[0] == "0"  # the turn did not move
+
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("one"), st.integers(0, 255)),
+        st.tuples(st.just("run"), st.lists(st.integers(3, 300), min_size=1, max_size=8)),
+        st.tuples(st.just("take"), st.just(0)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300)
+@given(ops=_OPS, max_batch=st.integers(320, 1500))
+def test_single_bodies_joined_into_runs_cut_the_same_batches_as_single_events(
+    ops: list[tuple[str, Any]], max_batch: int
+) -> None:
+    """``add_body`` (one ``bytes`` event into the tail run) and runs from many-calls,
+    against the same events added one by one: same batches, backlog, deadlines (each
+    event keeps its own arrival time), and the same answer to "wake the batcher?"."""
+    runs, singles = PartitionQueue(max_batch, 0.5), PartitionQueue(max_batch, 0.5)
+    seq = 0
+    for now, (op, arg) in enumerate(ops):
+        if op == "one":
+            (event,) = _singles([max(arg, 3)], seq)
+            news = runs.add_body(event.event, event.encoded, event.size, seq, float(now))  # type: ignore[arg-type]
+            assert news == singles.add(event, float(now))
+            seq += 1
+        elif op == "run":
+            run = _run(arg, seq)
+            run.seq = seq
+            runs.extend([run], float(now))
+            for event in _singles(arg, seq):
+                singles.add(event, float(now))
+            seq += len(arg)
+        elif singles:
+            a, b = runs.take(), singles.take()
+            assert (a.first_seq, a.count, a.size_in_bytes) == (
+                b.first_seq,
+                len(b.events),
+                b.size_in_bytes,
+            )
+            assert messages_of(a.events) == messages_of(b.events)
+            assert events_of(a.events) == events_of(b.events)
+        assert _state(runs) == _state(singles)
+    assert events_of(runs.drop_all()) == events_of(singles.drop_all())
+
+
+@pytest.mark.anyio
+async def test_single_bytes_events_in_runs_keep_order_outcomes_and_clear() -> None:
+    hub = InMemoryEventHub(2, max_message_size=600)
+    hub.hold_sends()
+    outcomes: list[bytes] = []
+
+    async def on_outcome(args: PublishSucceededEventArgs | PublishFailedEventArgs) -> None:
+        outcomes.extend(args.events)  # type: ignore[arg-type]
+
+    events = _bodies([40] * 120, 0)
+    async with open_streaming_producer(
+        transport=hub,
+        on_publish_succeeded=on_outcome,
+        on_publish_failed=on_outcome,
+        max_wait_time=None,
+        max_queued_events=1000,
+    ) as producer:
+        for body in events[:60]:
+            await producer.queue_for_send(body)  # joins runs
+        await producer.queue_many_for_send(events[60:90])
+        for body in events[90:]:
+            await producer.queue_for_send(body)
+        await hub.wait_sends_in_flight(2)
+        hub.release_sends()
+        await producer.flush()
+        assert hub.published_bodies("0") == events[0::2]
+        assert hub.published_bodies("1") == events[1::2]
+        hub.hold_sends()
+        for body in events:
+            await producer.queue_for_send(body)
+        await hub.wait_sends_in_flight(2)
+        assert await producer.clear() == 120
+    assert sorted(outcomes) == sorted(events + events)
+
+
+def test_events_joined_into_a_run_keep_their_own_arrival_after_a_split() -> None:
+    q = PartitionQueue(max_batch_size=100, max_wait=0.5)  # five events of 20 bytes a batch
+    for i, event in enumerate(_singles([10] * 12, 0)):
+        q.add_body(event.event, event.encoded, event.size, i, float(i))  # type: ignore[arg-type]
+    deadlines = []
+    while q:
+        deadlines.append(q.deadline())
+        q.take()
+    assert deadlines == [0.5, 5.5, 10.5]
