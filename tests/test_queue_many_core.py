@@ -12,6 +12,7 @@ from anyio_eventhubs._events import QueuedEvent
 from anyio_eventhubs._many import _accept_while_room
 from anyio_eventhubs._partition import PartitionState
 from anyio_eventhubs._partitioning import RoundRobin
+from anyio_eventhubs._runs import messages_of
 
 
 def _events(sizes: list[int]) -> list[QueuedEvent]:
@@ -21,7 +22,7 @@ def _events(sizes: list[int]) -> list[QueuedEvent]:
 def _cuts(queue: PartitionQueue) -> list[list[int]]:
     cuts = []
     while queue:
-        cuts.append([len(e.encoded) for e in queue.take().events])
+        cuts.append([len(m) for m in messages_of(queue.take().events)])
     return cuts
 
 
