@@ -19,6 +19,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from azure.eventhub.amqp import AmqpMessageBodyType
+
 from ._scalars import Out, encode_boolean
 from ._values import encode_typed, encode_value
 
@@ -44,6 +46,8 @@ _DATA = b"\x00\x53\x75"
 _SEQUENCE = b"\x00\x53\x76"
 _VALUE = b"\x00\x53\x77"
 _FOOTER = b"\x00\x53\x78"
+#: the body type of an event made with a body (a public enum of azure-eventhub)
+_DATA_BODY = AmqpMessageBodyType.DATA
 
 
 def _described_list(out: Out, code: bytes, fields: Out, count: int) -> None:
@@ -84,6 +88,9 @@ _PROPERTIES_FIELDS = (
     "content_encoding", "creation_time", "absolute_expiry_time", "group_id", "group_sequence",
     "reply_to_group_id",
 )  # fmt: skip
+#: the attributes of a header and of properties that ``EventData()`` makes: all unset
+_NO_HEADER = dict.fromkeys(_HEADER_FIELDS)
+_NO_PROPERTIES = dict.fromkeys(_PROPERTIES_FIELDS)
 
 
 def _is_set(section: Any, fields: tuple[str, ...]) -> bool:
@@ -280,9 +287,15 @@ def plain_body(event: Any) -> bytes | None:
     "Nothing else": one ``data`` section and no header field, property, application
     property, annotation, delivery annotation or footer. Such an event encodes exactly
     like its body alone, so a caller can take a faster path for it.
+
+    Most events are of that shape, so this is the common path: the header and the
+    properties are each compared in one step with what ``EventData()`` gives them (every
+    field ``None``, nothing else stored), and only another shape is looked at field by
+    field.
     """
     message = getattr(event, "raw_amqp_message", event)
-    if getattr(message.body_type, "value", None) != "data":
+    body_type = message.body_type
+    if body_type is not _DATA_BODY and getattr(body_type, "value", None) != "data":
         return None
     if (
         message.application_properties
@@ -291,11 +304,18 @@ def plain_body(event: Any) -> bytes | None:
         or message.footer
     ):
         return None
-    if _is_set(message.header, _HEADER_FIELDS):
+    header = message.header
+    if header is not None and vars(header) != _NO_HEADER and _is_set(header, _HEADER_FIELDS):
         return None
-    if _is_set(message.properties, _PROPERTIES_FIELDS):
+    properties = message.properties
+    if (
+        properties is not None
+        and vars(properties) != _NO_PROPERTIES
+        and _is_set(properties, _PROPERTIES_FIELDS)
+    ):
         return None
-    sections = list(message.body)
-    if len(sections) != 1 or not isinstance(sections[0], bytes):
+    try:
+        (section,) = message.body  # one data section, read without building a list
+    except ValueError:
         return None
-    return sections[0]
+    return section if isinstance(section, bytes) else None
