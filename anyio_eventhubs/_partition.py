@@ -22,6 +22,10 @@ An ``EventData`` counts as well from acceptance until its outcome, wherever it i
 then (handlers get it back), and its Python size and garbage-collection cost are far
 above its encoded size, so full batches of them must not multiply what stays alive. A
 partition has room iff both counts are below ``max_queued_events``, for every event.
+So that a stream of ``EventData`` does not stop at that bound while its batch makes the
+round trip, the queued events are sent once half the bound is held and half of it is
+queued (:attr:`PartitionState.event_data_due_at`): that batch is in flight while the
+caller queues the other half.
 ``bytes`` and ``str`` are not counted there (flat objects about their encoded size,
 which the garbage collector does not track), nor are recovered events
 (:class:`~anyio_eventhubs._journaling.RecoveredEvent`: decoded lazily, not the
@@ -118,6 +122,9 @@ class PartitionState:
         self.in_flight_events = 0
         #: accepted ``EventData`` (the caller's objects) without an outcome yet
         self.held_event_data = 0
+        #: send the queue without waiting once this many ``EventData`` are held and as
+        #: many events are queued (half of ``max_queued_events``; ``None``: never early)
+        self.event_data_due_at: int | None = None
         self._room: anyio.Event | None = None
         self._flush_waiters: list[tuple[int, anyio.Event]] = []
         self.published = 0
@@ -138,11 +145,17 @@ class PartitionState:
         ledger = self.ledger
         event.seq = seq = ledger.accepted
         ledger.accepted = seq + 1
+        queue = self.queue
+        wake = queue.add(event, now)
         if type(event.event) is not bytes and (
             type(event) is QueuedEvent and isinstance(event.event, EventData)
         ):
             self.held_event_data += 1
-        if self.queue.add(event, now) and self.wakeup is not None:
+            due_at = self.event_data_due_at
+            if due_at is not None and self.held_event_data >= due_at and len(queue) >= due_at:
+                self.request_flush(ledger.accepted)  # wakes the batcher
+                return
+        if wake and self.wakeup is not None:
             self.wake_batcher()
 
     def accept_body(self, body: bytes, message: bytes, size: int, now: float) -> None:
@@ -168,6 +181,9 @@ class PartitionState:
         queue = self.queue
         was_empty = not queue
         queue.extend(events, now)
+        due_at = self.event_data_due_at
+        if due_at is not None and self.held_event_data >= due_at and len(queue) >= due_at:
+            self.request_flush(self.ledger.accepted)  # as accept() does
         if self.wakeup is not None and (was_empty or queue.is_full):
             self.wake_batcher()
 

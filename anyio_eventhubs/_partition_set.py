@@ -97,6 +97,7 @@ def partition_factory(
             options.max_wait_time,
             options.max_concurrent_sends_per_partition,
         )
+        part.event_data_due_at = max(1, options.max_queued_events // 2)
         if journal is not None:
             part.on_resolved = journal.resolved
         return part

@@ -194,3 +194,56 @@ async def test_bytes_fill_batches_while_event_data_hold_their_bound() -> None:
     assert all(size <= 2 for size in sizes[2:])
     assert sum(sizes[2:]) == 4
     assert producer._parts["0"].held_event_data == 0
+
+
+async def test_event_data_go_out_once_half_the_bound_is_queued() -> None:
+    # before: nothing was sent until the partition held max_queued_events EventData (no
+    # deadline here), so a stream of them stopped there for every batch's round trip
+    hub = small_batch_hub()
+    hub.hold_sends()
+    async with open_streaming_producer(
+        transport=hub, max_wait_time=None, max_queued_events=4
+    ) as producer:
+        with released_at_exit(hub):
+            assert producer.try_queue_for_send(event_data(0))
+            await anyio.wait_all_tasks_blocked()
+            assert hub.sends_in_flight == 0  # below half the bound: it waits
+            assert producer.try_queue_for_send(event_data(1))  # half the bound
+            with anyio.fail_after(5):
+                await hub.wait_sends_in_flight(1)
+            # the batch of two is in flight (held): two more fit, as before
+            assert producer.try_queue_for_send(event_data(2))
+            assert producer.try_queue_for_send(event_data(3))
+            assert not producer.try_queue_for_send(event_data(4))
+    assert hub.published_bodies("0") == [body(i) for i in range(4)]
+
+
+async def test_event_data_stream_keeps_its_order_and_bound_with_early_sends() -> None:
+    hub = small_batch_hub()
+    rec = Recorder()
+    async with open_streaming_producer(
+        transport=hub, max_wait_time=None, max_queued_events=2, **rec.handlers()
+    ) as producer:
+        with anyio.fail_after(5):
+            for i in range(4):
+                await producer.queue_for_send(event_data(i))
+            await producer.queue_many_for_send([event_data(i) for i in range(4, 8)])
+            await producer.flush()
+    assert all(len(args.events) <= 2 for args in rec.succeeded)
+    assert [e.body_as_str() for args in rec.succeeded for e in args.events] == [
+        body(i).decode() for i in range(8)
+    ]
+    assert hub.published_bodies("0") == [body(i) for i in range(8)]
+
+
+async def test_bytes_do_not_go_out_early() -> None:
+    hub = small_batch_hub()
+    hub.hold_sends()
+    async with open_streaming_producer(
+        transport=hub, max_wait_time=None, max_queued_events=2
+    ) as producer:
+        with released_at_exit(hub):
+            assert producer.try_queue_for_send(body(0))
+            assert producer.try_queue_for_send(body(1))
+            await anyio.wait_all_tasks_blocked()
+            assert hub.sends_in_flight == 0  # the head batch is neither full nor due
