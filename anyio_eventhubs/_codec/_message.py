@@ -2,9 +2,10 @@
 
 The bytes are exactly those azure-eventhub sends for the same event (its
 ``to_outgoing_amqp_message``, ``set_message_partition_key`` and ``encode_payload``), and
-a value azure refuses is refused with the same exception class. Only public attributes
-of the message are read (``header``, ``properties``, ``application_properties``,
-``annotations``, ``delivery_annotations``, ``footer``, ``body`` and ``body_type``), and
+a value azure refuses is refused with the same exception class. The encoder reads only
+public attributes of the message (``header``, ``properties``, ``application_properties``,
+``annotations``, ``delivery_annotations``, ``footer``, ``body`` and ``body_type``;
+:func:`plain_body` also reads the ``_data_body`` list that azure's encoder sends), and
 the event is never changed (azure adds the partition key to the event's own annotations
 while it encodes).
 
@@ -291,7 +292,10 @@ def plain_body(event: Any) -> bytes | None:
     Most events are of that shape, so this is the common path: the header and the
     properties are each compared in one step with what ``EventData()`` gives them (every
     field ``None``, nothing else stored), and only another shape is looked at field by
-    field.
+    field. The body is read from the message's ``_data_body`` list, the one private
+    attribute the codec reads, because it is what azure's own encoder sends
+    (``to_outgoing_amqp_message``) and the public ``body`` is a generator over it, which
+    costs more than the rest of this function; without such a list, ``body`` is read.
     """
     message = getattr(event, "raw_amqp_message", event)
     body_type = message.body_type
@@ -314,8 +318,14 @@ def plain_body(event: Any) -> bytes | None:
         and _is_set(properties, _PROPERTIES_FIELDS)
     ):
         return None
-    try:
-        (section,) = message.body  # one data section, read without building a list
-    except ValueError:
-        return None
+    sections = getattr(message, "_data_body", None)
+    if type(sections) is list:  # azure's list of data sections, which its encoder sends
+        if len(sections) != 1:
+            return None
+        section = sections[0]
+    else:  # an azure-eventhub that keeps them otherwise: its public generator
+        try:
+            (section,) = message.body
+        except ValueError:
+            return None
     return section if isinstance(section, bytes) else None

@@ -191,6 +191,36 @@ def test_plain_body_sees_every_other_section() -> None:
     assert plain_body(AmqpAnnotatedMessage(value_body=b"x")) is None
 
 
+class _MessageWithoutAzureList:
+    """A message as a later azure-eventhub might keep it: no ``_data_body`` list."""
+
+    body_type = AmqpMessageBodyType.DATA
+    header = properties = None
+    application_properties = annotations = delivery_annotations = footer = None
+
+    def __init__(self, *sections: bytes) -> None:
+        self._sections = sections
+
+    @property
+    def body(self) -> Any:
+        return (section for section in self._sections)
+
+
+def test_plain_body_reads_the_public_body_without_azure_list() -> None:
+    assert plain_body(_MessageWithoutAzureList(b"x")) == b"x"
+    assert plain_body(_MessageWithoutAzureList(b"a", b"b")) is None
+    assert plain_body(_MessageWithoutAzureList()) is None
+
+
+def test_plain_body_sees_a_header_or_properties_with_more_than_eventdata_gives() -> None:
+    with_extra = EventData(b"x")
+    properties = with_extra.raw_amqp_message.properties
+    assert properties is not None
+    properties["extra"] = "stored"  # azure's DictMixin keeps it, and sends the section
+    assert plain_body(with_extra) is None
+    assert encode_event_data(with_extra, None) == oracle(with_extra.raw_amqp_message, None)
+
+
 @given(st.data())
 @settings(max_examples=50, deadline=None)
 def test_bodies_of_each_type(data: st.DataObject) -> None:
