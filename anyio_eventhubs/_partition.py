@@ -25,7 +25,9 @@ partition has room iff both counts are below ``max_queued_events``, for every ev
 So that a stream of ``EventData`` does not stop at that bound while its batch makes the
 round trip, the queued events are sent once half the bound is held and half of it is
 queued (:attr:`PartitionState.event_data_due_at`): that batch is in flight while the
-caller queues the other half.
+caller queues the other half. Not where the transport sends from a thread of its own
+(azure-eventhub's client under Trio): that sender would contend with the queueing task
+for the GIL, which costs more than the wait it saves.
 ``bytes`` and ``str`` are not counted there (flat objects about their encoded size,
 which the garbage collector does not track), nor are recovered events
 (:class:`~anyio_eventhubs._journaling.RecoveredEvent`: decoded lazily, not the

@@ -86,9 +86,20 @@ class PartitionSet:
 
 
 def partition_factory(
-    max_message_size: int, options: ProducerOptions, journal: ProducerJournal | None
+    max_message_size: int,
+    options: ProducerOptions,
+    journal: ProducerJournal | None,
+    *,
+    early_event_data: bool = True,
 ) -> Callable[[str], PartitionState]:
-    """What creates the state of a partition, with the producer's options and hooks."""
+    """What creates the state of a partition, with the producer's options and hooks.
+
+    :param early_event_data: send a partition's ``EventData`` once half of
+        ``max_queued_events`` is held (:attr:`PartitionState.event_data_due_at`). Off
+        where sends run on a thread of their own: the sender would then run alongside
+        the queueing task and contend with it for the GIL, which costs more than the
+        wait it saves.
+    """
 
     def make(partition_id: str) -> PartitionState:
         part = PartitionState(
@@ -97,7 +108,8 @@ def partition_factory(
             options.max_wait_time,
             options.max_concurrent_sends_per_partition,
         )
-        part.event_data_due_at = max(1, options.max_queued_events // 2)
+        if early_event_data:
+            part.event_data_due_at = max(1, options.max_queued_events // 2)
         if journal is not None:
             part.on_resolved = journal.resolved
         return part

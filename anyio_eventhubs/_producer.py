@@ -69,7 +69,12 @@ class StreamingProducer(SingleEventQueueing):
             self._publishing_state = connection.publishing_state
         self._partitions = PartitionSet(
             connection.partition_ids,
-            partition_factory(self._max_message_size, options, journal),
+            partition_factory(
+                self._max_message_size,
+                options,
+                journal,
+                early_event_data=not getattr(connection, "sends_in_thread", False),
+            ),
             identifier,
         )
         self._parts = self._partitions.parts

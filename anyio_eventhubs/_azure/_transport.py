@@ -157,6 +157,11 @@ class AzureConnection:
             f"partitions={len(self._partition_ids)} max_message_size={self._max_message_size}>"
         )
 
+    @property
+    def sends_in_thread(self) -> bool:
+        """Whether sends run on a thread of their own (the bridge's loop, under Trio)."""
+        return self._bridge.in_thread
+
     # -- the TransportConnection protocol ----------------------------------------------
 
     @property

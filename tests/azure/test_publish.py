@@ -195,3 +195,16 @@ async def test_everything_published_reads_back_with_the_official_consumer(
         for pid, events in sent.items()
     }
     assert got == want
+
+
+async def test_event_data_go_out_early_unless_sends_run_in_a_thread(
+    connection_string: str, backend_name: str
+) -> None:
+    # under Trio the client's loop runs in a thread of ours: a batch sent while the
+    # caller queues would contend with it for the GIL, so EventData keep the plain bound
+    async with open_streaming_producer(connection_string, max_queued_events=10) as producer:
+        due_at = {part.event_data_due_at for part in producer._parts.values()}
+        for i in range(20):
+            await producer.queue_for_send(EventData(b"%d" % i))
+    assert due_at == ({None} if backend_name == "trio" else {5})
+    assert producer.statistics().published == 20
