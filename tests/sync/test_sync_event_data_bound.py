@@ -7,7 +7,6 @@ import threading
 
 from anyio_eventhubs import EventData
 from anyio_eventhubs.sync import open_streaming_producer
-from anyio_eventhubs.testing import InMemoryEventHub
 
 from .helpers import PATIENCE, GatedHub
 
@@ -51,9 +50,13 @@ def test_bytes_fill_the_head_batch_past_max_queued_events(backend: str) -> None:
 def test_a_refused_try_sends_a_head_batch_its_event_data_fill(backend: str) -> None:
     # with max_wait_time=None only a flush sends a partial batch: a caller that only ever
     # tries must not be refused forever
+    # (the sends are held until the refusal: the first EventData go out early, once half
+    # the bound is held, and their outcome would otherwise make room before it)
     sent = threading.Event()
+    hub = GatedHub(partition_count=1)
+    hub.hold()
     with open_streaming_producer(
-        transport=InMemoryEventHub(1),
+        transport=hub,
         backend=backend,
         max_queued_events=2,
         max_wait_time=None,
@@ -62,4 +65,6 @@ def test_a_refused_try_sends_a_head_batch_its_event_data_fill(backend: str) -> N
         assert producer.try_queue_for_send(EventData(b"0"))
         assert producer.try_queue_for_send(EventData(b"1"))
         assert not producer.try_queue_for_send(EventData(b"refused"))
-        assert sent.wait(PATIENCE)  # the refusal flushed the two
+        hub.release()
+        assert sent.wait(PATIENCE)  # nothing else was due: no deadline, no flush
+    assert hub.hub.published_bodies("0") == [b"0", b"1"]
