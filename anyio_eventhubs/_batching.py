@@ -147,7 +147,8 @@ class PartitionQueue:
         run = self._open
         count = self._head_count
         if run is not None:
-            if count != len(pending):  # the run is behind the head batch
+            behind = count != len(pending)  # the run is behind the head batch
+            if behind or self._head_size + size <= self.max_batch_size:  # (or joins it)
                 run.events.append(body)  # type: ignore[attr-defined]
                 run.messages.append(message)
                 run.sizes.append(size)
@@ -155,18 +156,11 @@ class PartitionQueue:
                 run.count += 1
                 run.size += size
                 self._extra += 1
-                self.backlog += 1
-                return False
-            if self._head_size + size <= self.max_batch_size:  # it joins the head batch
-                run.events.append(body)  # type: ignore[attr-defined]
-                run.messages.append(message)
-                run.sizes.append(size)
-                run.arrivals.append(now)  # type: ignore[union-attr]
-                run.count += 1
-                run.size += size
-                self._extra += 1
-                self._head_extra += 1
-                self._head_size += size
+                if behind:
+                    self.backlog += 1
+                else:
+                    self._head_extra += 1
+                    self._head_size += size
                 return False
         run = QueuedRun([body], [message], [size], size, seq, now)
         run.arrivals = [now]
