@@ -72,6 +72,26 @@ def test_events_record_round_trip(entries: list[fmt.Entry]) -> None:
 
 
 @given(
+    pid=st.text(min_size=1, max_size=12),
+    seq=st.integers(0, 2**64 - 1),
+    kind=st.sampled_from([fmt.KIND_BYTES, fmt.KIND_STR, fmt.KIND_EVENT_DATA]),
+    key=st.none() | st.text(max_size=20),
+    encoded=st.binary(max_size=600),
+)
+def test_one_event_encoders_write_the_bytes_of_encode_events(
+    pid: str, seq: int, kind: int, key: str | None, encoded: bytes
+) -> None:
+    raw_pid = fmt.encode_pid(pid)
+    raw_key = None if key is None else key.encode()
+    reference = fmt.encode_events(
+        [fmt.encode_entry(raw_pid, seq, kind, raw_key, encoded)], {raw_pid: (seq, seq, 1)}
+    )
+    assert fmt.encode_one_event(raw_pid, seq, kind, raw_key, encoded) == reference
+    if key is None:  # the fused encoder: events without a key
+        assert fmt.one_event_encoder(raw_pid)(seq, kind, encoded) == reference
+
+
+@given(
     pid=st.text(min_size=1, max_size=10),
     gen=st.integers(1, 2**64 - 1),
     first=st.integers(0, 2**62),
