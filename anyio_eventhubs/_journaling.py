@@ -26,6 +26,7 @@ from ._encoding import batch_entry_size
 from ._events import Event, QueuedEvent
 from ._exceptions import NotFoundError
 from ._journal import JournaledEvent, JournalError, JournalStore, JournalWriteError
+from ._journal._format import KIND_BYTES
 from ._journal._publishing_state import PublishingStateFiles, SentBatch, StoredPublishing
 
 if TYPE_CHECKING:
@@ -160,9 +161,18 @@ class ProducerJournal:
         try:
             self.store.append_event(partition_id, item, partition_key)
         except JournalWriteError as exc:
-            raise JournalWriteError(
-                f"the event was not accepted: {exc}", exc.path, getattr(exc, "errno", None)
-            ) from exc
+            raise _not_accepted(exc) from exc
+
+    def accepted_body(self, partition_id: str, seq: int, message: bytes) -> None:
+        """:meth:`accepted` for a ``bytes`` event without a key, as its number *seq* and
+        its encoded *message* (no object for the event).
+
+        :raises ~anyio_eventhubs.JournalWriteError: the event is not in the journal.
+        """
+        try:
+            self.store.append_one(partition_id, seq, KIND_BYTES, message)
+        except JournalWriteError as exc:
+            raise _not_accepted(exc) from exc
 
     async def resume_publishing(self, connection: IdempotentTransportConnection) -> None:
         """Attach each partition with a stored identity as that producer again (before
@@ -217,6 +227,12 @@ class ProducerJournal:
             self.store.close()
         except OSError as exc:
             logger.error("journal %s: closing failed: %s", self.store.directory, exc)
+
+
+def _not_accepted(exc: JournalWriteError) -> JournalWriteError:
+    return JournalWriteError(
+        f"the event was not accepted: {exc}", exc.path, getattr(exc, "errno", None)
+    )
 
 
 async def recover(

@@ -161,7 +161,7 @@ class PartitionState:
             self.wake_batcher()
 
     def accept_body(self, body: bytes, message: bytes, size: int, now: float) -> None:
-        """:meth:`accept` for a ``bytes`` event given as its parts (no journal): it
+        """:meth:`accept` for a ``bytes`` event given as its parts (journaled already): it
         joins a run at the queue's tail, with no object of its own."""
         queue = self.queue
         if queue.sealed:  # (a recovered batch's boundary: one event at a time)

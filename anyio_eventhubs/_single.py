@@ -1,9 +1,10 @@
 """Queueing one event: ``queue_for_send`` and its non-waiting form.
 
 A base class of :class:`~anyio_eventhubs.StreamingProducer` (as ``_many`` is for many
-events at once). A ``bytes`` event for round robin, without a journal, is queued with
-no object of its own: its parts join a run at its partition's queue tail
-(:meth:`~anyio_eventhubs._partition.PartitionState.accept_body`).
+events at once). A ``bytes`` event for round robin is queued with no object of its
+own: its parts join a run at its partition's queue tail
+(:meth:`~anyio_eventhubs._partition.PartitionState.accept_body`), after the journal, if
+any, has them (:meth:`~anyio_eventhubs._journaling.ProducerJournal.accepted_body`).
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ class SingleEventQueueing(ManyEventsQueueing):
             raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
         journal = self._journal
         small = item = None
-        plain = journal is None and partition_id is None and partition_key is None
-        if plain and type(event) is bytes:  # no object for the event: it joins a run
+        if partition_id is None and partition_key is None and type(event) is bytes:
+            # no object for the event: it joins a run (and is journaled from its parts)
             body = event
             small = self._intake.prepare_small_body(body)
         if small is None:
@@ -79,6 +80,8 @@ class SingleEventQueueing(ManyEventsQueueing):
         if waited:  # (other tasks run while it waits)
             await self._wait_for_room(part)
         if item is None:
+            if journal is not None:
+                journal.accepted_body(pid, part.ledger.accepted, message)  # raises: not accepted
             part.accept_body(body, message, size, self._current_time())
         else:
             if journal is not None:

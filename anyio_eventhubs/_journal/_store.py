@@ -20,16 +20,16 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .._events import QueuedEvent
 from . import _format as fmt
+from ._appending import EventAppending
 from ._errors import JournalError, describe_os_error
 from ._opening import Loader, lock_directory
 from ._outcomes import Outcomes, Touched, stream_unresolved
 from ._scan import JournaledEvent, TornTail
-from ._segments import Segment, kind_of
+from ._segments import Segment
 from ._writer import Durability, SegmentWriter, check_options, header_factory
 
 __all__ = ["DEFAULT_SEGMENT_SIZE", "Durability", "JournalStore"]
@@ -37,7 +37,7 @@ __all__ = ["DEFAULT_SEGMENT_SIZE", "Durability", "JournalStore"]
 DEFAULT_SEGMENT_SIZE = 16 << 20
 
 
-class JournalStore:
+class JournalStore(EventAppending):
     """A crash-safe journal of accepted events, in a directory of its own.
 
     Open one with :meth:`open`; close it with :meth:`close`. Not thread-safe.
@@ -70,6 +70,7 @@ class JournalStore:
         self._last_seq: dict[str, int] = {}
         self._last_written: dict[str, int] = {}
         self._pid_bytes: dict[str, bytes] = {}
+        self._encoders: dict[str, Callable[[int, int, bytes], bytes]] = {}
         self._recovering = False
         self.closed = False
 
@@ -141,113 +142,6 @@ class JournalStore:
             os.close(lock_fd)
             raise
         return store
-
-    # -- writing ---------------------------------------------------------------------
-
-    def append_event(
-        self, partition_id: str, queued: QueuedEvent, partition_key: str | None = None
-    ) -> None:
-        """Journal one accepted event: :meth:`append_events` for one, with less overhead.
-
-        :raises JournalWriteError: if writing failed: the event must not be accepted.
-        :raises ValueError: if its sequence number does not increase.
-        """
-        seq = queued.seq
-        if seq <= self._last_seq.get(partition_id, -1):
-            raise ValueError(f"partition {partition_id!r}: sequence number {seq} does not increase")
-        previous = self._last_written.get(partition_id, -1)
-        raw_pid = self._pid_bytes.get(partition_id)
-        if raw_pid is None:
-            raw_pid = self._pid_bytes[partition_id] = fmt.encode_pid(partition_id)
-        data = fmt.encode_one_event(
-            raw_pid,
-            seq,
-            kind_of(queued.event),
-            None if partition_key is None else partition_key.encode("utf-8"),
-            queued.encoded,
-        )
-        writer = self._roll_for(len(data))
-        writer.append(data, "the event")
-        active = writer.active
-        assert active is not None
-        if seq != previous + 1:  # numbers adopted or never written: nothing to wait for
-            self._outcomes.resolved_set(self.generation, partition_id).add(previous + 1, seq)
-        span = active.ranges.get(partition_id)
-        if span is None:
-            active.ranges[partition_id] = [seq, seq + 1]
-        else:
-            span[1] = seq + 1
-        self._last_seq[partition_id] = self._last_written[partition_id] = seq
-        if writer.durability != "buffered":
-            writer.after_append()
-
-    def append_events(self, events: Iterable[tuple[str, QueuedEvent, str | None]]) -> None:
-        """Journal accepted events: ``(partition id, queued event, partition key)``.
-
-        Returns once they are written (with ``durability="always"``, once they are on
-        disk). All or nothing: if it raises, none of them was written. Sequence numbers
-        (``QueuedEvent.seq``) must increase per partition across calls and :meth:`adopt`.
-
-        :raises JournalWriteError: if writing failed (disk full, permission): the events
-            were not journaled, so they must not be accepted.
-        :raises ValueError: if a sequence number does not increase.
-        """
-        last = dict(self._last_seq)
-        written = dict(self._last_written)
-        firsts: dict[str, int] = {}
-        counts: dict[str, int] = {}
-        gaps: list[tuple[str, int, int]] = []
-        pieces = []
-        pid_bytes = self._pid_bytes
-        for pid, queued, key in events:
-            seq = queued.seq
-            if seq <= last.get(pid, -1):
-                raise ValueError(f"partition {pid!r}: sequence number {seq} does not increase")
-            previous = written.get(pid, -1)
-            if seq != previous + 1:
-                gaps.append((pid, previous + 1, seq))
-            last[pid] = written[pid] = seq
-            if pid in counts:
-                counts[pid] += 1
-            else:
-                firsts[pid] = seq
-                counts[pid] = 1
-            raw_pid = pid_bytes.get(pid)
-            if raw_pid is None:
-                raw_pid = pid_bytes[pid] = fmt.encode_pid(pid)
-            raw_key = None if key is None else key.encode("utf-8")
-            pieces.append(
-                fmt.encode_entry(raw_pid, seq, kind_of(queued.event), raw_key, queued.encoded)
-            )
-        if not pieces:
-            return
-        data = fmt.encode_events(
-            pieces, {pid_bytes[p]: (f, last[p], counts[p]) for p, f in firsts.items()}
-        )
-        writer = self._roll_for(len(data))
-        writer.append(data, f"{len(pieces)} events")
-        active = writer.active
-        assert active is not None
-        for pid, first, end in gaps:  # numbers adopted or never written: nothing to wait for
-            self._outcomes.resolved_set(self.generation, pid).add(first, end)
-        ranges = active.ranges
-        for pid, first in firsts.items():
-            span = ranges.get(pid)
-            if span is None:
-                ranges[pid] = [first, last[pid] + 1]
-            else:
-                span[1] = last[pid] + 1
-        self._last_seq = last
-        self._last_written = written
-        writer.after_append()
-
-    def _roll_for(self, size: int) -> SegmentWriter:
-        """The writer, after starting a new segment if *size* more bytes would overflow."""
-        writer = self._writer
-        active = writer.active
-        if active and active.size + size > self.segment_size and active.size > writer.header_size:
-            self._segments.append(writer.roll())
-        return writer
 
     def sync(self) -> None:
         """``fdatasync`` what was written, whatever the durability.

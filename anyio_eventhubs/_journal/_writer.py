@@ -11,7 +11,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 from . import _format as fmt
 from ._errors import JournalError, JournalWriteError, describe_os_error
@@ -44,9 +44,14 @@ def check_options(durability: str, fsync_interval: float, segment_size: int) -> 
 def _write_all(fd: int, data: bytes) -> None:
     written = os.write(fd, data)  # all of it, as a rule: one call per record
     if written < len(data):
-        view = memoryview(data)[written:]
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_rest(fd, data, written)
+
+
+def _write_rest(fd: int, data: bytes, written: int) -> None:
+    """Finish a write the kernel took only the first *written* bytes of."""
+    view = memoryview(data)[written:]
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class SegmentWriter:
@@ -122,6 +127,19 @@ class SegmentWriter:
         :param what: what *data* is, for the error message.
         :raises JournalWriteError: if it could not be written.
         """
+        active = self.active
+        if active is None or self.broken is not None:
+            self._refuse(what)
+        try:
+            written = os.write(self._fd, data)  # all of it, as a rule: one call
+            if written < len(data):
+                _write_rest(self._fd, data, written)
+        except OSError as exc:
+            self._undo(active, exc, what)
+        active.size += len(data)
+        self._unsynced = True
+
+    def _refuse(self, what: str) -> NoReturn:
         if self.broken is not None:
             raise JournalWriteError(
                 f"the journal {self.directory} is unusable since a write failed and could "
@@ -129,25 +147,21 @@ class SegmentWriter:
                 self.directory,
                 self.broken.errno,
             )
-        active = self.active
-        if active is None:
-            raise JournalError(f"the journal {self.directory} is closed", self.directory)
+        raise JournalError(f"the journal {self.directory} is closed", self.directory)
+
+    def _undo(self, active: Segment, exc: OSError, what: str) -> NoReturn:
+        """Cut the file back to where it was before a failed write, and raise."""
         try:
-            _write_all(self._fd, data)
-        except OSError as exc:
-            try:
-                os.ftruncate(self._fd, active.size)
-                os.lseek(self._fd, active.size, os.SEEK_SET)
-            except OSError:
-                self.broken = exc
-            raise JournalWriteError(
-                f"cannot write to the journal {active.path}: {describe_os_error(exc)}; "
-                f"{what} not written",
-                active.path,
-                exc.errno,
-            ) from exc
-        active.size += len(data)
-        self._unsynced = True
+            os.ftruncate(self._fd, active.size)
+            os.lseek(self._fd, active.size, os.SEEK_SET)
+        except OSError:
+            self.broken = exc
+        raise JournalWriteError(
+            f"cannot write to the journal {active.path}: {describe_os_error(exc)}; "
+            f"{what} not written",
+            active.path,
+            exc.errno,
+        ) from exc
 
     def after_append(self) -> None:
         """Sync as the durability says, after an append of events."""
