@@ -101,12 +101,10 @@ class ProducerJournal:
         self.sync_every = sync_every
         self._recovering = recovering
         self._recovery_done = None if recovering is None else anyio.Event()
+        #: whether recovered events are still being queued (new ones must wait): an
+        #: attribute, not a property, as queue_for_send reads it for every event
+        self.recovering = recovering is not None
         self._recovery_stopped = False
-
-    @property
-    def recovering(self) -> bool:
-        """Whether recovered events are still being queued (new ones must wait)."""
-        return self._recovery_done is not None and not self._recovery_done.is_set()
 
     async def wait_recovered(self) -> None:
         """Wait until recovery has queued every recovered event (or stopped)."""
@@ -149,6 +147,7 @@ class ProducerJournal:
                 )
             finally:
                 self._recovering = None
+                self.recovering = False
                 done.set()
 
         return run

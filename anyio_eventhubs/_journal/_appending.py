@@ -56,7 +56,8 @@ class EventAppending:
     ) -> None:
         """:meth:`append_event` of an event given as its parts: its number, its kind
         (``KIND_BYTES``, ``KIND_STR`` or ``KIND_EVENT_DATA``) and its encoded message."""
-        if seq <= self._last_seq.get(partition_id, -1):
+        last_seq = self._last_seq
+        if seq <= last_seq.get(partition_id, -1):
             raise ValueError(f"partition {partition_id!r}: sequence number {seq} does not increase")
         encode = self._encoders.get(partition_id)
         if encode is None:
@@ -69,12 +70,13 @@ class EventAppending:
             data = fmt.encode_one_event(self._pid_bytes[partition_id], seq, kind, raw_key, encoded)
         writer = self._writer
         active = writer.active
-        if active is not None and active.size + len(data) > self.segment_size:
+        if active is None or active.size + len(data) > self.segment_size:
             self._roll_for(len(data))
-        writer.append(data, "the event")
-        active = writer.active
+            active = writer.active
+        writer.append(data, "the event")  # (raises if the journal is closed)
         assert active is not None
-        previous = self._last_written.get(partition_id, -1)
+        last_written = self._last_written
+        previous = last_written.get(partition_id, -1)
         if seq != previous + 1:  # numbers adopted or never written: nothing to wait for
             self._outcomes.resolved_set(self.generation, partition_id).add(previous + 1, seq)
         span = active.ranges.get(partition_id)
@@ -82,7 +84,7 @@ class EventAppending:
             active.ranges[partition_id] = [seq, seq + 1]
         else:
             span[1] = seq + 1
-        self._last_seq[partition_id] = self._last_written[partition_id] = seq
+        last_seq[partition_id] = last_written[partition_id] = seq
         if writer.durability != "buffered":
             writer.after_append()
 

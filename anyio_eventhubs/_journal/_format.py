@@ -240,20 +240,22 @@ def encode_one_event(
 def one_event_encoder(partition_id: bytes) -> Callable[[int, int, bytes], bytes]:
     """:func:`encode_one_event` for events of *partition_id* without a key, fused:
     ``encode(seq, kind, encoded)`` gives the same bytes with one pack for the summary
-    and the entry header, two CRC-32 calls over them and one join."""
+    and the entry header, and the frame's head packed once."""
     n = len(partition_id)
     pack = struct.Struct(f"<HBQQI{n}sQIBBH{n}s").pack
     head_size = _ONE_SPAN.size + _ENTRY.size + 2 * n
     frame_head = _FRAME_HEAD.pack
     pack_u32 = _U32.pack
     crc32 = _crc32
-    join = b"".join
 
     def encode(seq: int, kind: int, encoded: bytes) -> bytes:
         size = len(encoded)
-        head = pack(1, n, seq, seq, 1, partition_id, seq, size, kind, n, _NO_KEY, partition_id)
-        framed = frame_head(head_size + size, EVENTS, crc32(encoded, crc32(head)))
-        return join((framed, pack_u32(crc32(framed)), head, encoded))
+        body = (
+            pack(1, n, seq, seq, 1, partition_id, seq, size, kind, n, _NO_KEY, partition_id)
+            + encoded
+        )
+        head = frame_head(head_size + size, EVENTS, crc32(body))
+        return head + pack_u32(crc32(head)) + body
 
     return encode
 
