@@ -59,15 +59,15 @@ class EventAppending:
         last_seq = self._last_seq
         if seq <= last_seq.get(partition_id, -1):
             raise ValueError(f"partition {partition_id!r}: sequence number {seq} does not increase")
-        encode = self._encoders.get(partition_id)
-        if encode is None:
-            raw_pid = self._raw_pid(partition_id)
-            encode = self._encoders[partition_id] = fmt.one_event_encoder(raw_pid)
         if partition_key is None:
+            encode = self._encoders.get(partition_id)
+            if encode is None:
+                raw_pid = self._raw_pid(partition_id)
+                encode = self._encoders[partition_id] = fmt.one_event_encoder(raw_pid)
             data = encode(seq, kind, encoded)
         else:
             raw_key = partition_key.encode("utf-8")
-            data = fmt.encode_one_event(self._pid_bytes[partition_id], seq, kind, raw_key, encoded)
+            data = fmt.encode_one_event(self._raw_pid(partition_id), seq, kind, raw_key, encoded)
         writer = self._writer
         active = writer.active
         if active is None or active.size + len(data) > self.segment_size:
@@ -79,11 +79,10 @@ class EventAppending:
         previous = last_written.get(partition_id, -1)
         if seq != previous + 1:  # numbers adopted or never written: nothing to wait for
             self._outcomes.resolved_set(self.generation, partition_id).add(previous + 1, seq)
-        span = active.ranges.get(partition_id)
-        if span is None:
+        try:
+            active.ranges[partition_id][1] = seq + 1
+        except KeyError:
             active.ranges[partition_id] = [seq, seq + 1]
-        else:
-            span[1] = seq + 1
         last_seq[partition_id] = last_written[partition_id] = seq
         if writer.durability != "buffered":
             writer.after_append()
