@@ -70,11 +70,12 @@ class EventAppending:
             data = fmt.encode_one_event(self._raw_pid(partition_id), seq, kind, raw_key, encoded)
         writer = self._writer
         active = writer.active
-        if active is None or active.size + len(data) > self.segment_size:
-            self._roll_for(len(data))
-            active = writer.active
-        writer.append(data, "the event")  # (raises if the journal is closed)
-        assert active is not None
+        if active is None or not writer.copy_if_reserved(active, data):
+            if active is None or active.size + len(data) > self.segment_size:
+                self._roll_for(len(data))
+                active = writer.active
+            writer.append(data, "the event")  # (raises if the journal is closed)
+            assert active is not None
         last_written = self._last_written
         previous = last_written.get(partition_id, -1)
         if seq != previous + 1:  # numbers adopted or never written: nothing to wait for

@@ -22,7 +22,11 @@ __all__ = [
 ]
 
 MAGIC: Final = b"\x89AEHJNL\n"
-FORMAT_VERSION: Final = 1
+#: the version written by default; versions 1 to this one are read. 1: each record is
+#: written with one ``write``; 2: the segment is preallocated and mapped, and each
+#: record copied into the map in three steps (``_mapped``), which changes what an
+#: unfinished record looks like (``_format.classify_tail``)
+FORMAT_VERSION: Final = 2
 
 _crc32 = zlib.crc32
 _PREFIX = struct.Struct("<8sHI")
@@ -56,6 +60,7 @@ class SegmentHeader:
     segment: int
     namespace: str
     eventhub_name: str
+    version: int = FORMAT_VERSION
 
 
 def encode_text(value: str, what: str, limit: int) -> bytes:
@@ -65,14 +70,22 @@ def encode_text(value: str, what: str, limit: int) -> bytes:
     return raw
 
 
-def encode_header(generation: int, segment: int, namespace: str, eventhub_name: str) -> bytes:
-    """The header that starts a segment file."""
+def encode_header(
+    generation: int,
+    segment: int,
+    namespace: str,
+    eventhub_name: str,
+    version: int = FORMAT_VERSION,
+) -> bytes:
+    """The header that starts a segment file (of format *version*, 1 or 2)."""
+    if version not in (1, 2):
+        raise ValueError(f"format version must be 1 or 2, got {version!r}")
     ns = encode_text(namespace, "namespace", 1024)
     hub = encode_text(eventhub_name, "Event Hub name", 1024)
     body = b"".join(
         (_HEADER_FIXED.pack(generation, segment), _U16.pack(len(ns)), ns, _U16.pack(len(hub)), hub)
     )
-    head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(body)) + body
+    head = _PREFIX.pack(MAGIC, version, len(body)) + body
     return head + _U32.pack(_crc32(head))
 
 
@@ -80,7 +93,8 @@ def decode_header(buf: bytes | memoryview) -> tuple[SegmentHeader, int] | None:
     """Decode the header at the start of *buf*: the header and where records start.
 
     :returns: ``None`` if *buf* ends before the header does.
-    :raises UnsupportedVersionError: if the segment is of another format version.
+    :raises UnsupportedVersionError: if the segment is of a version other than 1 to
+        :data:`FORMAT_VERSION`.
     :raises DamagedError: if it is not a sound header.
     """
     if len(buf) < _PREFIX.size:
@@ -90,7 +104,7 @@ def decode_header(buf: bytes | memoryview) -> tuple[SegmentHeader, int] | None:
     magic, version, length = _PREFIX.unpack_from(buf, 0)
     if magic != MAGIC:
         raise DamagedError("not a journal segment (bad magic number)", 0)
-    if version != FORMAT_VERSION:
+    if not 1 <= version <= FORMAT_VERSION:
         raise UnsupportedVersionError(version)
     if length > _MAX_HEADER:
         raise DamagedError(f"segment header claims {length} bytes", 10)
@@ -111,4 +125,4 @@ def decode_header(buf: bytes | memoryview) -> tuple[SegmentHeader, int] | None:
             raise ValueError("header length does not add up")
     except (struct.error, ValueError) as exc:
         raise DamagedError(f"malformed segment header: {exc}", 0) from None
-    return SegmentHeader(generation, segment, namespace, hub), end + 4
+    return SegmentHeader(generation, segment, namespace, hub, version), end + 4

@@ -34,6 +34,8 @@ class TornTail:
 
     path: Path
     offset: int
+    #: bytes from *offset* to the end of the file (format version 2: to its last
+    #: nonzero byte, the rest being the segment's free space)
     length: int
     reason: str
 
@@ -92,6 +94,22 @@ class JournaledEvent:
         return body.decode("utf-8") if self.kind == fmt.KIND_STR else body
 
 
+def _nonzero_rest(file: BinaryIO) -> bytes:
+    """The rest of *file*, without the chunks of zeros at its end (a version 2 segment's
+    free space, up to ``_mapped.STEP`` bytes, is not worth holding in memory)."""
+    parts = []
+    zeros = 0
+    while chunk := file.read(64 << 10):
+        if chunk.count(0) == len(chunk):
+            zeros += len(chunk)
+            continue
+        if zeros:
+            parts.append(bytes(zeros))
+            zeros = 0
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 class SegmentScan:
     """Iterates the records of one segment file: ``(offset, type, body)``.
 
@@ -114,13 +132,20 @@ class SegmentScan:
         return JournalCorruptError(f"damaged journal: {exc.reason}", self.path, base + exc.offset)
 
     def _classify(self, data: bytes, pos: int, base: int, file: BinaryIO) -> None:
-        rest = data[pos:] + file.read()
+        version = 1 if self.header is None else self.header.version
+        if version < 2:
+            rest = data[pos:] + file.read()
+        elif (more := _nonzero_rest(file)) or data.count(0, pos) != len(data) - pos:
+            rest = data[pos:] + more
+        else:  # the segment's free space
+            rest = b""
         try:
-            reason = fmt.classify_tail(rest, 0)
+            reason = fmt.classify_tail(rest, 0, version)
         except fmt.DamagedError as exc:
             raise self._corrupt(exc, base + pos) from None
-        if reason is not None:
-            self.tail = TornTail(self.path, base + pos, len(rest), reason)
+        if reason is not None:  # (version 2: the length up to the free space)
+            length = len(rest) if version < 2 else len(rest.rstrip(b"\0"))
+            self.tail = TornTail(self.path, base + pos, length, reason)
 
     def __iter__(self) -> Iterator[tuple[int, int, memoryview]]:
         with self.path.open("rb") as file:
@@ -131,8 +156,8 @@ class SegmentScan:
                 except fmt.UnsupportedVersionError as exc:
                     raise JournalVersionError(
                         f"the journal segment {self.path} is in format version "
-                        f"{exc.version}; this version of anyio-eventhubs reads version "
-                        f"{fmt.FORMAT_VERSION} (was it written by a newer version?)",
+                        f"{exc.version}; this version of anyio-eventhubs reads versions 1 "
+                        f"to {fmt.FORMAT_VERSION} (was it written by a newer version?)",
                         self.path,
                     ) from None
                 except fmt.DamagedError as exc:

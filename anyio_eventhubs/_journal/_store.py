@@ -26,6 +26,7 @@ from pathlib import Path
 from . import _format as fmt
 from ._appending import EventAppending
 from ._errors import JournalError, describe_os_error
+from ._mapped import MappedSegmentWriter, mapping_available
 from ._opening import Loader, lock_directory
 from ._outcomes import Outcomes, Touched, stream_unresolved
 from ._scan import JournaledEvent, TornTail
@@ -126,13 +127,16 @@ class JournalStore(EventAppending):
             loader = Loader(directory, namespace, eventhub_name)
             loader.load(quarantine_damaged)
             generation = max((s.generation for s in loader.segments), default=0) + 1
-            writer = SegmentWriter(
+            writer_class = MappedSegmentWriter if mapping_available() else SegmentWriter
+            writer = writer_class(
                 directory,
                 header_factory(generation, namespace, eventhub_name),
                 durability,
                 fsync_interval,
                 clock,
             )
+            if isinstance(writer, MappedSegmentWriter):
+                writer.reserve_until = segment_size
             store = cls(directory, loader, writer, generation, segment_size, lock_fd)
             store._segments.append(writer.start(loader.next_number, generation))
             store._reclaim()
@@ -193,7 +197,7 @@ class JournalStore(EventAppending):
             raise ValueError(f"empty outcome range [{first_seq}, {end_seq})")
         touched = self._outcomes.resolve(self.generation, partition_id, first_seq, end_seq)
         try:
-            self._writer.append(
+            self._writer.append_records(
                 b"".join(fmt.encode_outcome(pid, g, a, b) for g, pid, a, b in touched),
                 "the outcome",
             )
@@ -219,7 +223,7 @@ class JournalStore(EventAppending):
             return
         spans, carried = outcomes.carried(s for s in self._segments if s not in dead)
         if carried:
-            writer.append(carried, "outcomes carried forward")
+            writer.append_records(carried, "outcomes carried forward")
         if writer.durability != "buffered":
             writer.sync()
         for s in dead:

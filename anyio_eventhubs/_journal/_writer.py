@@ -55,12 +55,17 @@ def _write_rest(fd: int, data: bytes, written: int) -> None:
 
 
 class SegmentWriter:
-    """Owns the active segment's file descriptor."""
+    """Owns the active segment's file descriptor; writes each record with one ``write``
+    (format version 1). :class:`~anyio_eventhubs._journal._mapped.MappedSegmentWriter`
+    copies them into a memory map instead, where the platform can reserve disk space."""
+
+    #: the format version of the segments it writes (``_format.classify_tail``)
+    version = 1
 
     def __init__(
         self,
         directory: Path,
-        header: Callable[[int], bytes],
+        header: Callable[[int, int], bytes],
         durability: Durability,
         fsync_interval: float,
         clock: Callable[[], float],
@@ -82,10 +87,10 @@ class SegmentWriter:
         a temporary name, synced unless ``buffered``, then renamed)."""
         path = self.directory / segment_name(number)
         tmp = path.with_suffix(".tmp")
-        header = self._header(number)
+        header = self._header(number, self.version)
         fd = -1
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
             _write_all(fd, header)
             if self.durability != "buffered":
                 _fdatasync(fd)
@@ -107,11 +112,15 @@ class SegmentWriter:
                 exc.errno,
             ) from exc
         if self._fd >= 0:
+            self._retire()
             os.close(self._fd)
         self._fd = fd
         self.header_size = len(header)
         self.active = Segment(path, number, generation, len(header))
         return self.active
+
+    def _retire(self) -> None:
+        """Done with the active segment, whose descriptor is still open (a hook)."""
 
     def roll(self) -> Segment:
         """Start the next segment (the current one is first synced, unless ``buffered``)."""
@@ -138,6 +147,16 @@ class SegmentWriter:
             self._undo(active, exc, what)
         active.size += len(data)
         self._unsynced = True
+
+    def copy_if_reserved(self, active: Segment, data: bytes) -> bool:
+        """Append one record *data* to *active* if that needs no system call and no new
+        segment (:class:`~anyio_eventhubs._journal._mapped.MappedSegmentWriter`: it
+        fits in the space reserved); else ``False``, and :meth:`append` must."""
+        return False
+
+    def append_records(self, data: bytes, what: str) -> None:
+        """:meth:`append` of *data* made of several framed records."""
+        self.append(data, what)
 
     def _refuse(self, what: str) -> NoReturn:
         if self.broken is not None:
@@ -195,6 +214,16 @@ class SegmentWriter:
             self.sync()
 
     def close(self) -> None:
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                self._retire()
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self.active = None
+        self._fd = -1
+
+    def abandon(self) -> None:
+        """Let go of the file as the death of the process would (for tests)."""
         self.active = None
         if self._fd >= 0:
             with contextlib.suppress(OSError):
@@ -202,6 +231,11 @@ class SegmentWriter:
         self._fd = -1
 
 
-def header_factory(generation: int, namespace: str, eventhub_name: str) -> Callable[[int], bytes]:
-    """What :class:`SegmentWriter` writes at the start of segment ``number``."""
-    return lambda number: fmt.encode_header(generation, number, namespace, eventhub_name)
+def header_factory(
+    generation: int, namespace: str, eventhub_name: str
+) -> Callable[[int, int], bytes]:
+    """What :class:`SegmentWriter` writes at the start of segment ``number``, in format
+    ``version``: ``header(number, version)``."""
+    return lambda number, version: fmt.encode_header(
+        generation, number, namespace, eventhub_name, version
+    )

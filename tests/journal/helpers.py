@@ -42,7 +42,7 @@ def body_of(encoded: bytes) -> bytes:
 
 def crash(store: JournalStore) -> None:
     """Let go of *store* as a killed process would: no outcome, sync or cleanup."""
-    store._writer.close()
+    store._writer.abandon()
     os.close(store._lock_fd)
     store.closed = True
 

@@ -32,6 +32,8 @@ from anyio_eventhubs import (
 )
 from anyio_eventhubs._encoding import batch_entry_size, encode_body
 from anyio_eventhubs._journal import _format as fmt
+from anyio_eventhubs._journal import _mapped
+from anyio_eventhubs._journal._scan import SegmentScan
 from anyio_eventhubs.testing import InMemoryEventHub
 
 from ..helpers import Recorder
@@ -99,14 +101,11 @@ async def test_round_robin_bytes_are_journaled_from_their_parts_and_recovered(
     await crash_with_events(tmp_path / "j", [(e, {}) for e in sent])
     entries = []
     for seg in segments(tmp_path / "j"):
-        data = seg.read_bytes()
-        header = fmt.decode_header(data)
-        assert header is not None
-        pos = header[1]
-        while (record := fmt.read_frame(data, pos)) is not None:
-            assert record[0] == fmt.EVENTS
-            entries += fmt.decode_entries(record[1])
-            pos = record[2]
+        scan = SegmentScan(seg)
+        for _, record_type, record in scan:
+            assert record_type == fmt.EVENTS
+            entries += fmt.decode_entries(record)
+        assert scan.tail is None
     assert [(e[2], e[3], body_of(e[4])) for e in entries] == [
         (fmt.KIND_STR if isinstance(e, str) else fmt.KIND_BYTES, None, body(e)) for e in sent
     ]
@@ -225,25 +224,28 @@ async def test_a_journal_of_another_hub_is_refused(tmp_path: Path) -> None:
 
 
 async def test_a_full_disk_at_queue_time_means_not_accepted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, segment_version: int
 ) -> None:
     hub = InMemoryEventHub(1)
-    real_write = os.write
+    # version 1 writes each event; version 2 reserves space (here before each event)
+    name = "write" if segment_version == 1 else "posix_fallocate"
+    real = getattr(os, name)
+    monkeypatch.setattr(_mapped, "STEP", 1)
     async with open_streaming_producer(
         transport=hub, journal=JournalOptions(tmp_path / "j"), max_wait_time=None
     ) as producer:
         await producer.queue_for_send(b"kept")
 
-        def full(fd: int, data: Any) -> int:
+        def full(fd: int, *args: Any) -> int:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        monkeypatch.setattr(os, "write", full)
+        monkeypatch.setattr(os, name, full)
         with pytest.raises(JournalWriteError, match=r"not accepted.*disk is full"):
             await producer.queue_for_send(b"lost?")
         with pytest.raises(JournalWriteError):
             producer.try_queue_for_send(b"lost?")
         assert producer.total_queued_event_count == 1
-        monkeypatch.setattr(os, "write", real_write)
+        monkeypatch.setattr(os, name, real)
     assert hub.published_bodies("0") == [b"kept"]
 
 

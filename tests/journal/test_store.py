@@ -16,6 +16,7 @@ from anyio_eventhubs._journal import (
     KIND_STR,
     JournalCorruptError,
     JournalStore,
+    _mapped,
     _writer,
 )
 
@@ -190,10 +191,15 @@ def test_a_clean_close_with_everything_resolved_leaves_no_segment(tmp_path: Path
     ("durability", "expected"), [("buffered", 0), ("interval", 2), ("always", 10)]
 )
 def test_durability_decides_when_appends_are_synced(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str, expected: int
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    durability: str,
+    expected: int,
+    segment_version: int,
 ) -> None:
-    syncs: list[int] = []
+    syncs: list[object] = []
     monkeypatch.setattr(_writer, "_fdatasync", syncs.append)
+    monkeypatch.setattr(_mapped, "_flush", syncs.append)  # msync, for version 2
     now = [0.0]
     store = open_store(tmp_path, durability=durability, fsync_interval=1.0, clock=lambda: now[0])
     syncs.clear()  # creating the first segment syncs it (except buffered)
@@ -236,13 +242,18 @@ def test_quarantine_moves_the_damaged_part_aside_and_carries_on(
     store.close()
 
 
-def test_a_torn_tail_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_torn_tail_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, segment_version: int
+) -> None:
     store = open_store(tmp_path)
     store.append_events(numbered("0", range(3)))
+    end = store._writer.active.size  # type: ignore[union-attr]
     crash(store)
     (seg,) = segments(tmp_path)
-    with seg.open("ab") as f:
+    with seg.open("r+b") as f:  # (version 2: in the segment's free space, zeros)
+        f.seek(end)
         f.write(b"\x05\x00")
+    assert (seg.stat().st_size > end + 2) == (segment_version == 2)
     with caplog.at_level(logging.WARNING, "anyio_eventhubs.journal"):
         store = open_store(tmp_path)
     assert "torn last record" in caplog.text
