@@ -14,7 +14,7 @@ from .._events import QueuedEvent
 from . import _format as fmt
 from ._outcomes import Outcomes
 from ._segments import Segment, kind_of
-from ._writer import SegmentWriter
+from ._writer import OneEventCopier, SegmentWriter
 
 __all__ = ["EventAppending"]
 
@@ -33,6 +33,8 @@ class EventAppending:
     #: per partition: its id in UTF-8, and its one-event encoder (``one_event_encoder``)
     _pid_bytes: dict[str, bytes]
     _encoders: dict[str, Callable[[int, int, bytes], bytes]]
+    #: per partition: the writer's fused encoder and copier (``one_event_copier``)
+    _copiers: dict[str, OneEventCopier]
 
     def append_event(
         self, partition_id: str, queued: QueuedEvent, partition_key: str | None = None
@@ -59,23 +61,34 @@ class EventAppending:
         last_seq = self._last_seq
         if seq <= last_seq.get(partition_id, -1):
             raise ValueError(f"partition {partition_id!r}: sequence number {seq} does not increase")
-        if partition_key is None:
-            encode = self._encoders.get(partition_id)
-            if encode is None:
-                raw_pid = self._raw_pid(partition_id)
-                encode = self._encoders[partition_id] = fmt.one_event_encoder(raw_pid)
-            data = encode(seq, kind, encoded)
-        else:
-            raw_key = partition_key.encode("utf-8")
-            data = fmt.encode_one_event(self._raw_pid(partition_id), seq, kind, raw_key, encoded)
         writer = self._writer
         active = writer.active
-        if active is None or not writer.copy_if_reserved(active, data):
-            if active is None or active.size + len(data) > self.segment_size:
-                self._roll_for(len(data))
-                active = writer.active
-            writer.append(data, "the event")  # (raises if the journal is closed)
-            assert active is not None
+        if partition_key is None:
+            copy = self._copiers.get(partition_id)
+            if copy is None:
+                copy = self._copiers[partition_id] = writer.one_event_copier(
+                    self._raw_pid(partition_id)
+                )
+            done = active is not None and copy(active, seq, kind, encoded)
+        else:
+            done = False
+        if not done:  # (the record is made, then appended: rolling, reserving, writing)
+            if partition_key is None:
+                encode = self._encoders.get(partition_id)
+                if encode is None:
+                    raw_pid = self._raw_pid(partition_id)
+                    encode = self._encoders[partition_id] = fmt.one_event_encoder(raw_pid)
+                data = encode(seq, kind, encoded)
+            else:
+                raw_key = partition_key.encode("utf-8")
+                raw_pid = self._raw_pid(partition_id)
+                data = fmt.encode_one_event(raw_pid, seq, kind, raw_key, encoded)
+            if active is None or not writer.copy_if_reserved(active, data):
+                if active is None or active.size + len(data) > self.segment_size:
+                    self._roll_for(len(data))
+                    active = writer.active
+                writer.append(data, "the event")  # (raises if the journal is closed)
+        assert active is not None
         last_written = self._last_written
         previous = last_written.get(partition_id, -1)
         if seq != previous + 1:  # numbers adopted or never written: nothing to wait for

@@ -25,7 +25,7 @@ MAGIC: Final = b"\x89AEHJNL\n"
 #: the version written by default; versions 1 to this one are read. 1: each record is
 #: written with one ``write``; 2: the segment is preallocated and mapped, and each
 #: record copied into the map in three steps (``_mapped``), which changes what an
-#: unfinished record looks like (``_format.classify_tail``)
+#: unfinished record looks like (``_tails.classify_tail``)
 FORMAT_VERSION: Final = 2
 
 _crc32 = zlib.crc32

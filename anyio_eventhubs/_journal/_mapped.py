@@ -17,7 +17,7 @@ where a ``write`` puts them: they survive the death of the process (and, as with
 - **A copy in three steps.** A record's 4-byte length is copied first, then its body,
   then the rest of its frame head (type and the two checksums). Until the last step the
   head fails its checksum, and only zeros follow the end its length claims: that is how
-  ``_format.classify_tail`` tells a record that the process did not finish (a torn tail,
+  ``_tails.classify_tail`` tells a record that the process did not finish (a torn tail,
   dropped) from damage, whatever order ``memcpy`` copies each part's bytes in.
 - **Memory.** The mapping is made again at each step, so only the pages written since
   the last step (at most :data:`STEP` bytes) stay mapped and count in the RSS.
@@ -31,17 +31,24 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import struct
+import zlib
 from collections.abc import Callable
 
+from . import _format as fmt
 from ._errors import JournalWriteError, describe_os_error
 from ._format import FRAME_SIZE
 from ._segments import Segment
-from ._writer import SegmentWriter
+from ._writer import OneEventCopier, SegmentWriter
 
 __all__ = ["STEP", "MappedSegmentWriter", "mapping_available"]
 
 #: bytes of disk space reserved (and mapped) at a time
 STEP = 1 << 20
+_U32 = struct.Struct("<I")
+_FRAME_HEAD = struct.Struct("<IBI")
+#: a frame's head after its length: type, body CRC-32, head CRC-32
+_REST = struct.Struct("<BII")
 #: ``msync`` (``MS_SYNC``) of a whole mapping
 _flush: Callable[[mmap.mmap], object] = mmap.mmap.flush
 
@@ -143,6 +150,38 @@ class MappedSegmentWriter(SegmentWriter):
         active.size = end
         self._unsynced = True
         return True
+
+    def one_event_copier(self, partition_id: bytes) -> OneEventCopier:
+        # encodes as _format.one_event_encoder, copies as append: no bytes of the record
+        # are made but its body
+        n = len(partition_id)
+        pack, head_size = fmt.one_event_layout(partition_id)
+        overhead = FRAME_SIZE + head_size
+        pack_length = _U32.pack_into
+        pack_rest = _REST.pack_into
+        frame_head = _FRAME_HEAD.pack
+        crc32 = zlib.crc32
+        events = fmt.EVENTS
+
+        def copy(active: Segment, seq: int, kind: int, encoded: bytes) -> bool:
+            pos = active.size
+            size = len(encoded)
+            end = pos + overhead + size
+            buf = self._map
+            if buf is None or end > self._reserved:
+                return False
+            body = pack(1, n, seq, seq, 1, partition_id, seq, size, kind, n, 0xFFFF, partition_id)
+            body += encoded
+            length = head_size + size
+            pack_length(buf, pos, length)
+            buf[pos + FRAME_SIZE : end] = body
+            body_crc = crc32(body)
+            pack_rest(buf, pos + 4, events, body_crc, crc32(frame_head(length, events, body_crc)))
+            active.size = end
+            self._unsynced = True
+            return True
+
+        return copy
 
     def append_records(self, data: bytes, what: str) -> None:
         """Copy *data*, framed records one after another, each as :meth:`append` does

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from . import _format as fmt
 from ._errors import JournalCorruptError, JournalVersionError
+from ._tails import classify_tail
 
 if TYPE_CHECKING:
     from azure.eventhub import EventData
@@ -140,7 +141,7 @@ class SegmentScan:
         else:  # the segment's free space
             rest = b""
         try:
-            reason = fmt.classify_tail(rest, 0, version)
+            reason = classify_tail(rest, 0, version)
         except fmt.DamagedError as exc:
             raise self._corrupt(exc, base + pos) from None
         if reason is not None:  # (version 2: the length up to the free space)

@@ -31,7 +31,13 @@ from ._opening import Loader, lock_directory
 from ._outcomes import Outcomes, Touched, stream_unresolved
 from ._scan import JournaledEvent, TornTail
 from ._segments import Segment
-from ._writer import Durability, SegmentWriter, check_options, header_factory
+from ._writer import (
+    Durability,
+    OneEventCopier,
+    SegmentWriter,
+    check_options,
+    header_factory,
+)
 
 __all__ = ["DEFAULT_SEGMENT_SIZE", "Durability", "JournalStore"]
 
@@ -72,6 +78,7 @@ class JournalStore(EventAppending):
         self._last_written: dict[str, int] = {}
         self._pid_bytes: dict[str, bytes] = {}
         self._encoders: dict[str, Callable[[int, int, bytes], bytes]] = {}
+        self._copiers: dict[str, OneEventCopier] = {}
         self._recovering = False
         self.closed = False
 

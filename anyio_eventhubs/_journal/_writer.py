@@ -17,7 +17,13 @@ from . import _format as fmt
 from ._errors import JournalError, JournalWriteError, describe_os_error
 from ._segments import Segment, segment_name
 
-__all__ = ["Durability", "SegmentWriter", "check_options", "header_factory"]
+__all__ = [
+    "Durability",
+    "OneEventCopier",
+    "SegmentWriter",
+    "check_options",
+    "header_factory",
+]
 
 Durability = Literal["buffered", "interval", "always"]
 _fdatasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
@@ -54,12 +60,20 @@ def _write_rest(fd: int, data: bytes, written: int) -> None:
         view = view[os.write(fd, view) :]
 
 
+#: ``copy(active, seq, kind, encoded) -> bool``: :meth:`SegmentWriter.one_event_copier`
+OneEventCopier = Callable[[Segment, int, int, bytes], bool]
+
+
+def _never(active: Segment, seq: int, kind: int, encoded: bytes) -> bool:
+    return False
+
+
 class SegmentWriter:
     """Owns the active segment's file descriptor; writes each record with one ``write``
     (format version 1). :class:`~anyio_eventhubs._journal._mapped.MappedSegmentWriter`
     copies them into a memory map instead, where the platform can reserve disk space."""
 
-    #: the format version of the segments it writes (``_format.classify_tail``)
+    #: the format version of the segments it writes (``_tails.classify_tail``)
     version = 1
 
     def __init__(
@@ -147,6 +161,13 @@ class SegmentWriter:
             self._undo(active, exc, what)
         active.size += len(data)
         self._unsynced = True
+
+    def one_event_copier(self, partition_id: bytes) -> OneEventCopier:
+        """``copy(active, seq, kind, encoded)``: append to *active* the one-event record
+        that ``_format.one_event_encoder(partition_id)`` makes, if that needs no system
+        call and no new segment; else ``False`` (nothing was appended), and
+        :meth:`append` must (here: always ``False``)."""
+        return _never
 
     def copy_if_reserved(self, active: Segment, data: bytes) -> bool:
         """Append one record *data* to *active* if that needs no system call and no new

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from anyio_eventhubs._journal import (
 )
 from anyio_eventhubs._journal import _format as fmt
 from anyio_eventhubs._journal._scan import SegmentScan
+from anyio_eventhubs._journal._tails import classify_tail
 
 from .helpers import body_of, crash, numbered, open_store, segments
 
@@ -69,7 +71,7 @@ def test_events_record_round_trip(entries: list[fmt.Entry]) -> None:
     assert fmt.decode_summary(body)[0] == [(pid.decode(), *span) for pid, span in spans.items()]
     for cut in range(len(record)):
         assert fmt.read_frame(record[:cut], 0) is None
-        assert (fmt.classify_tail(record[:cut], 0) is None) == (cut == 0)
+        assert (classify_tail(record[:cut], 0) is None) == (cut == 0)
 
 
 @given(
@@ -90,6 +92,42 @@ def test_one_event_encoders_write_the_bytes_of_encode_events(
     assert fmt.encode_one_event(raw_pid, seq, kind, raw_key, encoded) == reference
     if key is None:  # the fused encoder: events without a key
         assert fmt.one_event_encoder(raw_pid)(seq, kind, encoded) == reference
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pid=st.text(min_size=1, max_size=12),
+    events=st.lists(
+        st.tuples(
+            st.sampled_from([fmt.KIND_BYTES, fmt.KIND_STR, fmt.KIND_EVENT_DATA]),
+            st.binary(max_size=3000),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_the_journal_appends_one_event_as_the_one_event_encoder_makes_it(
+    pid: str, events: list[tuple[int, bytes]]
+) -> None:
+    # the mapped writer's fused copy (and, where the space runs out, the encoder and a
+    # new reservation or segment) writes exactly the encoder's bytes
+    encode = fmt.one_event_encoder(fmt.encode_pid(pid))
+    with tempfile.TemporaryDirectory() as directory:
+        store = open_store(Path(directory), segment_size=4096)
+        try:
+            for seq, (kind, encoded) in enumerate(events):
+                before = store._writer.active
+                assert before is not None
+                start = before.size
+                store.append_one(pid, seq, kind, encoded)
+                active = store._writer.active
+                assert active is not None
+                if active is not before:  # it did not fit: a new segment
+                    start = store._writer.header_size
+                record = encode(seq, kind, encoded)
+                assert active.path.read_bytes()[start : active.size] == record
+        finally:
+            store.close()
 
 
 @given(
@@ -113,16 +151,16 @@ def test_outcome_records_round_trip(pid: str, gen: int, first: int, length: int)
 def test_a_record_cut_short_is_a_torn_tail_and_zeros_too() -> None:
     record = fmt.encode_outcome("0", 1, 0, 5)
     for cut in range(1, len(record)):
-        assert fmt.classify_tail(record[:cut], 0) is not None
-    assert fmt.classify_tail(b"\0" * 100, 0) == "100 zero bytes"
-    assert fmt.classify_tail(record, len(record)) is None
+        assert classify_tail(record[:cut], 0) is not None
+    assert classify_tail(b"\0" * 100, 0) == "100 zero bytes"
+    assert classify_tail(record, len(record)) is None
 
 
 def test_a_damaged_length_is_damage_not_a_torn_tail() -> None:
     record = bytearray(fmt.encode_outcome("0", 1, 0, 5))
     record[0] ^= 0x40  # the body now seems to run past the end of the file
     with pytest.raises(fmt.DamagedError, match="header checksum"):
-        fmt.classify_tail(bytes(record), 0)
+        classify_tail(bytes(record), 0)
 
 
 # -- through the store: files on disk ---------------------------------------------------
@@ -225,9 +263,9 @@ def test_a_copy_cut_short_in_any_byte_order_is_a_torn_tail_in_version_2(
     if bytes(left) == record:
         assert fmt.read_frame(padded, 0) is not None
     else:
-        reason = fmt.classify_tail(padded, 0, version=2)
+        reason = classify_tail(padded, 0, version=2)
         assert (reason is None) == (not any(left))
-    assert fmt.classify_tail(record + bytes(10), len(record), version=2) is None
+    assert classify_tail(record + bytes(10), len(record), version=2) is None
 
 
 class _Recorder(bytearray):
@@ -292,7 +330,7 @@ def test_a_damaged_last_record_is_damage_in_version_2_unless_a_kill_could_leave_
         damaged[pos] ^= data.draw(st.integers(1, 255))
     padded = bytes(damaged) + bytes(32)
     try:
-        reason = fmt.classify_tail(padded, 0, version=2)
+        reason = classify_tail(padded, 0, version=2)
     except fmt.DamagedError:
         return
     # a torn tail only if the damage made a state that a kill mid-copy leaves: the
