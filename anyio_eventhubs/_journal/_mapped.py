@@ -200,24 +200,13 @@ class MappedSegmentWriter(SegmentWriter):
             self.append(bytes(view[pos:end]), what)
             pos = end
 
-    def sync(self) -> None:
-        """``msync`` what was copied, whatever the durability.
-
-        :raises JournalWriteError: if the disk reports an error.
-        """
-        if self._map is None or not self._unsynced:
-            super().sync()  # (the header of a fresh segment, written with write)
-            return
-        try:
+    def _sync_now(self) -> None:
+        """``msync`` the mapping (the segment's header and what was copied), or, before
+        anything was copied, ``fdatasync`` the header."""
+        if self._map is None:
+            super()._sync_now()
+        else:
             _flush(self._map)
-        except OSError as exc:
-            raise JournalWriteError(
-                f"cannot flush the journal {self.directory} to disk: {describe_os_error(exc)}",
-                self.directory,
-                exc.errno,
-            ) from exc
-        self._unsynced = False
-        self._last_sync = self._clock()
 
     def abandon(self) -> None:
         if self._map is not None:

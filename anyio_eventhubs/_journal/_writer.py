@@ -218,7 +218,7 @@ class SegmentWriter:
         if self._fd < 0 or not self._unsynced:
             return
         try:
-            _fdatasync(self._fd)
+            self._sync_now()
         except OSError as exc:
             raise JournalWriteError(
                 f"cannot flush the journal {self.directory} to disk: {describe_os_error(exc)}",
@@ -227,6 +227,10 @@ class SegmentWriter:
             ) from exc
         self._unsynced = False
         self._last_sync = self._clock()
+
+    def _sync_now(self) -> None:
+        """Sync the active segment: ``fdatasync``."""
+        _fdatasync(self._fd)
 
     def sync_if_due(self) -> None:
         """With ``durability="interval"``: :meth:`sync` if ``fsync_interval`` seconds
