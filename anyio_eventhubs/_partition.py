@@ -149,8 +149,9 @@ class PartitionState:
         ledger.accepted = seq + 1
         queue = self.queue
         wake = queue.add(event, now)
-        if type(event.event) is not bytes and (
-            type(event) is QueuedEvent and isinstance(event.event, EventData)
+        # (a RecoveredEvent is not counted: its .event would decode it)
+        if type(event) is QueuedEvent and type(event.event) is not bytes and (
+            isinstance(event.event, EventData)
         ):
             self.held_event_data += 1
             due_at = self.event_data_due_at

@@ -108,7 +108,7 @@ def _prepare(spec: dict[str, Any]) -> dict[str, Any]:
         seqs[p] += 1
     elapsed = time.perf_counter() - started
     size = store.size_bytes
-    store._writer.close()  # a kill: no outcome, no close
+    store._writer.abandon()  # a kill: no outcome, no close
     os.close(store._lock_fd)
     return {"elapsed": elapsed, "bytes": size}
 
