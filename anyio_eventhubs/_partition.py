@@ -150,9 +150,7 @@ class PartitionState:
         queue = self.queue
         wake = queue.add(event, now)
         # (a RecoveredEvent is not counted: its .event would decode it)
-        if type(event) is QueuedEvent and type(event.event) is not bytes and (
-            isinstance(event.event, EventData)
-        ):
+        if type(event) is QueuedEvent and isinstance(event.event, EventData):
             self.held_event_data += 1
             due_at = self.event_data_due_at
             if due_at is not None and self.held_event_data >= due_at and len(queue) >= due_at:
