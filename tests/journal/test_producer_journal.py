@@ -313,9 +313,12 @@ async def test_recovery_decodes_no_event_that_no_handler_reads(
     await crash_with_events(tmp_path / "j", sent)
     decoded: list[object] = []
     real = JournaledEvent.event_data
-    monkeypatch.setattr(
-        JournaledEvent, "event_data", lambda self: decoded.append(self) or real(self)
-    )
+
+    def counted(self: JournaledEvent) -> EventData:
+        decoded.append(self)
+        return real(self)
+
+    monkeypatch.setattr(JournaledEvent, "event_data", counted)
     hub = InMemoryEventHub(2)
     async with open_streaming_producer(transport=hub, journal=tmp_path / "j") as producer:
         await producer.flush()
