@@ -321,9 +321,9 @@ async def test_recovery_decodes_no_event_that_no_handler_reads(
     monkeypatch.setattr(JournaledEvent, "event_data", counted)
     hub = InMemoryEventHub(2)
     async with open_streaming_producer(transport=hub, journal=tmp_path / "j") as producer:
+        await producer.queue_for_send(b"new")  # (returns once recovery queued all)
         await producer.flush()
         assert producer.statistics().recovered == 40
     assert decoded == []
-    assert sorted(hub.published_bodies("0") + hub.published_bodies("1")) == sorted(
-        e for e, _ in sent
-    )
+    published = hub.published_bodies("0") + hub.published_bodies("1")
+    assert sorted(published) == sorted([b"new", *(e for e, _ in sent)])
