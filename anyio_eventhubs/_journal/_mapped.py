@@ -68,6 +68,8 @@ class MappedSegmentWriter(SegmentWriter):
     _map: mmap.mmap | None = None
     #: bytes of the active segment file reserved (its size on disk)
     _reserved = 0
+    #: the process that reserved them
+    _owner = -1
 
     def _retire(self) -> None:
         """Unmap the active segment (rolling to the next: less than a record of free
@@ -78,11 +80,21 @@ class MappedSegmentWriter(SegmentWriter):
         self._reserved = 0
 
     def close(self) -> None:
-        """Cut the active segment's file back to its records, and close it."""
+        """Cut the active segment's file back to its records, and close it.
+
+        Only in the process that reserved the space: a forked child that closes its copy
+        of the journal must not cut the file under its parent's mapping (the parent's
+        next copy there would be a ``SIGBUS``).
+        """
         active = self.active
         reserved = self._reserved
         self._retire()
-        if self._fd >= 0 and active is not None and reserved > active.size:
+        if (
+            self._fd >= 0
+            and active is not None
+            and reserved > active.size
+            and os.getpid() == self._owner
+        ):
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, active.size)
         super().close()
@@ -114,6 +126,7 @@ class MappedSegmentWriter(SegmentWriter):
                 exc.errno,
             ) from exc
         self._reserved = size
+        self._owner = os.getpid()
         return self._map
 
     def append(self, data: bytes, what: str) -> None:

@@ -220,3 +220,27 @@ def test_a_directory_that_cannot_be_created_is_a_clear_error(
     monkeypatch.setattr(Path, "mkdir", refuse)
     with pytest.raises(JournalError, match=r"cannot open the journal .*permission denied"):
         open_store(tmp_path / "new")
+
+
+def test_a_forked_child_closing_its_copy_leaves_the_parents_segment_alone(
+    tmp_path: Path, mapped_segments: None
+) -> None:
+    store = open_store(tmp_path)
+    store.append_events(numbered("0", range(3)))
+    active = store._writer.active
+    assert active is not None
+    reserved = os.stat(active.path).st_size
+    assert reserved > active.size  # space reserved ahead of the records
+    pid = os.fork()
+    if pid == 0:  # the child: its copy of the store is closed (or collected) there
+        try:
+            store._writer.close()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert os.stat(active.path).st_size == reserved  # not cut under the parent's mapping
+    store.append_events(numbered("0", range(3, 6)))  # the parent copies on, no SIGBUS
+    store.close()
+    store = open_store(tmp_path)
+    assert [e.seq for e in store.recover()] == list(range(6))
+    store.close()
