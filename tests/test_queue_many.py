@@ -292,29 +292,35 @@ async def test_with_a_journal_recovered_events_go_first_then_the_list_in_order(
     assert segments(tmp_path / "j") == []
 
 
+@pytest.mark.parametrize("mapped", [False, True], ids=["written", "mapped"])
 async def test_with_a_journal_a_write_failure_ends_the_accepted_prefix(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mapped: bool
 ) -> None:
     hub = InMemoryEventHub(2)
     progress = QueueManyProgress()
     events = [b"e%d" % i for i in range(40)]
-    real_write = os.write
+    # the journal writes each record (format 1), or reserves space for it (format 2,
+    # here one record at a time), until the disk is full
+    monkeypatch.setattr("anyio_eventhubs._journal._store.mapping_available", lambda: mapped)
+    monkeypatch.setattr("anyio_eventhubs._journal._mapped.STEP", 1)
+    name = "posix_fallocate" if mapped else "write"
+    real = getattr(os, name)
     writes = 0
 
-    def fills_up(fd: int, data: Any) -> int:
+    def fills_up(fd: int, *args: Any) -> int:
         nonlocal writes
         writes += 1
         if writes > 5:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_write(fd, data)
+        return real(fd, *args)  # type: ignore[no-any-return]
 
     async with open_streaming_producer(
         transport=hub, journal=JournalOptions(tmp_path / "j"), max_wait_time=None
     ) as producer:
-        monkeypatch.setattr(os, "write", fills_up)
+        monkeypatch.setattr(os, name, fills_up)
         with pytest.raises(JournalWriteError, match="not accepted") as raised:
             await producer.queue_many_for_send(events, progress=progress)
-        monkeypatch.setattr(os, "write", real_write)
+        monkeypatch.setattr(os, name, real)
         accepted = progress.accepted
         assert 0 < accepted < len(events)
         assert raised.value.__notes__ == [
