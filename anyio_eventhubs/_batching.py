@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ._encoding import BATCH_ENVELOPE_SIZE
-from ._events import QueuedEvent
+from ._events import Event, QueuedEvent
 from ._runs import QueuedItem, QueuedRun, end_seq
 
 __all__ = ["Batch", "OutcomeLedger", "PartitionQueue"]
@@ -100,6 +100,11 @@ class PartitionQueue:
         """How many items (single events and runs) are pending."""
         return len(self._pending)
 
+    @property
+    def event_count(self) -> int:
+        """How many events are pending (a run counts its events)."""
+        return len(self._pending) + self._extra
+
     def fits_alone(self, event: QueuedEvent) -> bool:
         """Whether *event* fits in a batch of its own (else it can never be sent)."""
         return BATCH_ENVELOPE_SIZE + event.size <= self.max_batch_size
@@ -133,12 +138,17 @@ class PartitionQueue:
         """Whether a batch boundary is set (:meth:`seal_at`); :meth:`add_body` needs none."""
         return self._boundary is not None
 
-    def add_body(self, body: bytes, message: bytes, size: int, seq: int, now: float) -> bool:
+    def add_body(
+        self, body: Event, message: bytes, size: int, seq: int, now: float, event_data: int = 0
+    ) -> bool:
         """Append one ``bytes`` event as :meth:`add` would, with no object of its own: to
         the run at the tail that this method started, or in a new one.
 
         Only while no boundary is set (:attr:`sealed`).
 
+        :param body: the caller's object: ``bytes``, or an ``EventData`` that encodes as
+            its body alone (then *event_data* is 1, counted in the run's
+            :attr:`~anyio_eventhubs._runs.QueuedRun.event_data`).
         :param message: its encoded message; *size*: what it adds to a batch.
         :param seq: its sequence number (the one after the queue's last event).
         :returns: as :meth:`add`.
@@ -155,6 +165,7 @@ class PartitionQueue:
                 run.arrivals.append(now)  # type: ignore[union-attr]
                 run.count += 1
                 run.size += size
+                run.event_data += event_data
                 self._extra += 1
                 if behind:
                     self.backlog += 1
@@ -162,7 +173,7 @@ class PartitionQueue:
                     self._head_extra += 1
                     self._head_size += size
                 return False
-        run = QueuedRun([body], [message], [size], size, seq, now)
+        run = QueuedRun([body], [message], [size], size, seq, now, event_data)
         run.arrivals = [now]
         self._open = run
         pending.append(run)

@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import repeat
 
-from ._encoding import BATCH_ENVELOPE_SIZE, SMALL_BODY_HEADS, batch_entry_sizes, encode_bodies
+from azure.eventhub import EventData
+
+from ._codec import plain_body
+from ._encoding import (
+    BATCH_ENVELOPE_SIZE,
+    SMALL_BODY_HEADS,
+    batch_entry_size,
+    batch_entry_sizes,
+    encode_bodies,
+    encode_body,
+)
 from ._events import Event, QueuedEvent, encode_event
 from ._exceptions import EventTooLargeError
 from ._partitioning import RoundRobin, partition_for_key
@@ -125,6 +135,30 @@ class Intake:
         if size > self._inline_room:
             raise EventTooLargeError(size, self._max_message_size)
         return self._round_robin.next(), SMALL_BODY_HEADS[n] + event, size
+
+    def prepare_plain_event_data(self, event: EventData) -> tuple[str, bytes, int] | None:
+        """:meth:`prepare_small_body` of an ``EventData`` for round robin that encodes as
+        its body alone (most do: :func:`~anyio_eventhubs._codec.plain_body`), of any
+        size: its partition id, encoded message and size in a batch; ``None`` (nothing
+        changed) if it has more than a body, or events are not encoded plainly.
+
+        :raises ~anyio_eventhubs.EventTooLargeError: if the event can never fit a batch.
+        """
+        if not self._inline_limit:
+            return None
+        body = plain_body(event)
+        if body is None:
+            return None
+        n = len(body)
+        if n < 256:  # encode_body(body) and batch_entry_size, inline (as above)
+            message = SMALL_BODY_HEADS[n] + body
+            size = n + 10 if n < 251 else n + 13
+        else:
+            message = encode_body(body)
+            size = batch_entry_size(len(message))
+        if size > self._inline_room:
+            raise EventTooLargeError(size, self._max_message_size)
+        return self._round_robin.next(), message, size
 
     def check_route(self, partition_id: str | None, partition_key: str | None) -> None:
         """Check a call's *partition_id* and *partition_key* (at most one, well formed).

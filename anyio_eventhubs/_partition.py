@@ -49,8 +49,15 @@ __all__ = ["InFlightSend", "PartitionState", "count_event_data"]
 
 
 def count_event_data(events: Iterable[QueuedItem]) -> int:
-    """How many of *events* hold a caller's ``EventData`` (not a recovered event)."""
-    return sum(1 for e in events if type(e) is QueuedEvent and isinstance(e.event, EventData))
+    """How many of the events of *events* (single events and runs) are a caller's
+    ``EventData`` (not a recovered event)."""
+    held = 0
+    for item in events:
+        if type(item) is QueuedRun:
+            held += item.event_data
+        elif type(item) is QueuedEvent and isinstance(item.event, EventData):
+            held += 1
+    return held
 
 
 class InFlightSend:
@@ -153,7 +160,11 @@ class PartitionState:
         if type(event) is QueuedEvent and isinstance(event.event, EventData):
             self.held_event_data += 1
             due_at = self.event_data_due_at
-            if due_at is not None and self.held_event_data >= due_at and len(queue) >= due_at:
+            if (
+                due_at is not None
+                and self.held_event_data >= due_at
+                and queue.event_count >= due_at
+            ):
                 self.request_flush(ledger.accepted)  # wakes the batcher
                 return
         if wake and self.wakeup is not None:
@@ -172,6 +183,28 @@ class PartitionState:
         if queue.add_body(body, message, size, seq, now) and self.wakeup is not None:
             self.wake_batcher()
 
+    def accept_plain_event_data(
+        self, event: EventData, message: bytes, size: int, now: float
+    ) -> None:
+        """:meth:`accept_body` for a caller's ``EventData`` that encodes as its body
+        alone: it joins a run too (no object of ours for it), and is held until its
+        outcome as :meth:`accept` holds one."""
+        queue = self.queue
+        if queue.sealed:  # (a recovered batch's boundary: one event at a time)
+            self.accept(QueuedEvent(event, message), now)
+            return
+        ledger = self.ledger
+        seq = ledger.accepted
+        ledger.accepted = seq + 1
+        wake = queue.add_body(event, message, size, seq, now, 1)
+        self.held_event_data = held = self.held_event_data + 1
+        due_at = self.event_data_due_at
+        if due_at is not None and held >= due_at and queue.event_count >= due_at:
+            self.request_flush(ledger.accepted)  # as accept() does
+            return
+        if wake and self.wakeup is not None:
+            self.wake_batcher()
+
     def accept_many(self, events: list[QueuedEvent], now: float) -> None:
         """Number and queue *events*, in order, as many :meth:`accept` calls would."""
         seq = self.ledger.accept_many(len(events))
@@ -183,7 +216,7 @@ class PartitionState:
         was_empty = not queue
         queue.extend(events, now)
         due_at = self.event_data_due_at
-        if due_at is not None and self.held_event_data >= due_at and len(queue) >= due_at:
+        if due_at is not None and self.held_event_data >= due_at and queue.event_count >= due_at:
             self.request_flush(self.ledger.accepted)  # as accept() does
         if self.wakeup is not None and (was_empty or queue.is_full):
             self.wake_batcher()

@@ -9,6 +9,11 @@ events with consecutive sequence numbers from :attr:`QueuedRun.seq`; there is no
 Python object per event for the garbage collector to track, and nothing to do per
 event when the run is numbered or queued.
 
+Single round-robin events of ``queue_for_send`` join the run at the queue's tail the
+same way (:meth:`~anyio_eventhubs._batching.PartitionQueue.add_body`): ``bytes``, and
+``EventData`` that encode as their body alone, which a run counts
+(:attr:`QueuedRun.event_data`) because the producer holds them until their outcome.
+
 The queue (:class:`~anyio_eventhubs._batching.PartitionQueue`) splits a run where a
 batch ends, so a batch holds whole items; handlers, the transport and ``clear()`` see
 the events one by one (:func:`events_of`, :func:`messages_of`), in queue order, each
@@ -21,6 +26,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from typing import TypeAlias
+
+from azure.eventhub import EventData
 
 from ._events import Event, QueuedEvent
 
@@ -43,9 +50,22 @@ class QueuedRun:
     :ivar messages: each event's complete encoded message.
     :ivar sizes: what each event adds to a batch, in bytes.
     :ivar size: their sum.
+    :ivar event_data: how many of the events are the caller's ``EventData`` (held until
+        their outcome: :attr:`~anyio_eventhubs._partition.PartitionState.held_event_data`);
+        the others are ``bytes``.
     """
 
-    __slots__ = ("arrivals", "arrived", "count", "events", "messages", "seq", "size", "sizes")
+    __slots__ = (
+        "arrivals",
+        "arrived",
+        "count",
+        "event_data",
+        "events",
+        "messages",
+        "seq",
+        "size",
+        "sizes",
+    )
 
     def __init__(
         self,
@@ -55,6 +75,7 @@ class QueuedRun:
         size: int | None = None,
         seq: int = 0,
         arrived: float = 0.0,
+        event_data: int = 0,
     ) -> None:
         self.events = events
         self.messages = messages
@@ -63,6 +84,7 @@ class QueuedRun:
         self.size = sum(sizes) if size is None else size
         self.seq = seq
         self.arrived = arrived
+        self.event_data = event_data
         #: each event's arrival, for a run that single events are appended to (see
         #: :meth:`~anyio_eventhubs._batching.PartitionQueue.add_body`); ``None``: all
         #: arrived at ``arrived``
@@ -91,6 +113,13 @@ class QueuedRun:
         )
         if arrivals is not None:
             head.arrivals, rest.arrivals = arrivals[:n], arrivals[n:]
+        held = self.event_data
+        if held:  # (a run of EventData alone splits by count; a mixed one is counted)
+            if held == self.count:
+                head.event_data = n
+            else:
+                head.event_data = sum(1 for e in head.events if type(e) is EventData)
+            rest.event_data = held - head.event_data
         return head, rest
 
     def __repr__(self) -> str:

@@ -236,7 +236,7 @@ def test_single_bodies_joined_into_runs_cut_the_same_batches_as_single_events(
     for now, (op, arg) in enumerate(ops):
         if op == "one":
             (event,) = _singles([max(arg, 3)], seq)
-            news = runs.add_body(event.event, event.encoded, event.size, seq, float(now))  # type: ignore[arg-type]
+            news = runs.add_body(event.event, event.encoded, event.size, seq, float(now))
             assert news == singles.add(event, float(now))
             seq += 1
         elif op == "run":
@@ -297,7 +297,7 @@ async def test_single_bytes_events_in_runs_keep_order_outcomes_and_clear() -> No
 def test_events_joined_into_a_run_keep_their_own_arrival_after_a_split() -> None:
     q = PartitionQueue(max_batch_size=100, max_wait=0.5)  # five events of 20 bytes a batch
     for i, event in enumerate(_singles([10] * 12, 0)):
-        q.add_body(event.event, event.encoded, event.size, i, float(i))  # type: ignore[arg-type]
+        q.add_body(event.event, event.encoded, event.size, i, float(i))
     deadlines = []
     while q:
         deadlines.append(q.deadline())
