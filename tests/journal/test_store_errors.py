@@ -22,6 +22,7 @@ from anyio_eventhubs._journal import (
     JournalWriteError,
 )
 from anyio_eventhubs._journal import _format as fmt
+from anyio_eventhubs._journal._segments import Segment
 
 from .helpers import HUB, NS, crash, numbered, open_store, segments
 
@@ -124,11 +125,7 @@ def test_a_full_disk_refuses_the_events_and_leaves_no_partial_record(
 def test_a_full_disk_at_a_reservation_refuses_the_events_and_copies_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mapped_segments: None
 ) -> None:
-    store = open_store(tmp_path)
-    store.append_events(numbered("0", range(3)))
-    active = store._writer.active
-    assert active is not None
-    reserved = os.stat(active.path).st_size
+    store, active, reserved = _three_events_and_space_reserved(tmp_path)
     monkeypatch.setattr(
         os, "posix_fallocate", lambda *a: _raise(OSError(errno.ENOSPC, "No space left"))
     )
@@ -150,6 +147,17 @@ def test_a_full_disk_at_a_reservation_refuses_the_events_and_copies_nothing(
 
 def _raise(exc: BaseException) -> None:
     raise exc
+
+
+def _three_events_and_space_reserved(path: Path) -> tuple[JournalStore, Segment, int]:
+    """A mapped store with three events, and the size of its active segment's file."""
+    store = open_store(path)
+    store.append_events(numbered("0", range(3)))
+    active = store._writer.active
+    assert active is not None
+    reserved = os.stat(active.path).st_size
+    assert reserved > active.size  # space reserved ahead of the records
+    return store, active, reserved
 
 
 def test_the_file_size_limit_is_a_clear_error_and_the_journal_stays_sound(
@@ -225,12 +233,7 @@ def test_a_directory_that_cannot_be_created_is_a_clear_error(
 def test_a_forked_child_closing_its_copy_leaves_the_parents_segment_alone(
     tmp_path: Path, mapped_segments: None
 ) -> None:
-    store = open_store(tmp_path)
-    store.append_events(numbered("0", range(3)))
-    active = store._writer.active
-    assert active is not None
-    reserved = os.stat(active.path).st_size
-    assert reserved > active.size  # space reserved ahead of the records
+    store, active, reserved = _three_events_and_space_reserved(tmp_path)
     pid = os.fork()
     if pid == 0:  # the child: its copy of the store is closed (or collected) there
         try:
