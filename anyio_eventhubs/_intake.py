@@ -149,13 +149,11 @@ class Intake:
         body = plain_body(event)
         if body is None:
             return None
-        n = len(body)
-        if n < 256:  # encode_body(body) and batch_entry_size, inline (as above)
-            message = SMALL_BODY_HEADS[n] + body
-            size = n + 10 if n < 251 else n + 13
-        else:
-            message = encode_body(body)
-            size = batch_entry_size(len(message))
+        small = self.prepare_small_body(body)  # up to 255 bytes
+        if small is not None:
+            return small
+        message = encode_body(body)
+        size = batch_entry_size(len(message))
         if size > self._inline_room:
             raise EventTooLargeError(size, self._max_message_size)
         return self._round_robin.next(), message, size

@@ -42,7 +42,7 @@ import anyio
 from azure.eventhub import EventData
 
 from ._batching import Batch, OutcomeLedger, PartitionQueue
-from ._events import QueuedEvent
+from ._events import Event, QueuedEvent
 from ._runs import QueuedItem, QueuedRun, end_seq
 
 __all__ = ["InFlightSend", "PartitionState", "count_event_data"]
@@ -154,25 +154,24 @@ class PartitionState:
         ledger = self.ledger
         event.seq = seq = ledger.accepted
         ledger.accepted = seq + 1
-        queue = self.queue
-        wake = queue.add(event, now)
+        wake = self.queue.add(event, now)
         # (a RecoveredEvent is not counted: its .event would decode it)
         if type(event) is QueuedEvent and isinstance(event.event, EventData):
             self.held_event_data += 1
-            due_at = self.event_data_due_at
-            if (
-                due_at is not None
-                and self.held_event_data >= due_at
-                and queue.event_count >= due_at
-            ):
-                self.request_flush(ledger.accepted)  # wakes the batcher
+            if self._sent_early():
                 return
         if wake and self.wakeup is not None:
             self.wake_batcher()
 
-    def accept_body(self, body: bytes, message: bytes, size: int, now: float) -> None:
-        """:meth:`accept` for a ``bytes`` event given as its parts (journaled already): it
-        joins a run at the queue's tail, with no object of its own."""
+    def accept_body(
+        self, body: Event, message: bytes, size: int, now: float, event_data: int = 0
+    ) -> None:
+        """:meth:`accept` for an event given as its parts (journaled already): it joins a
+        run at the queue's tail, with no object of its own.
+
+        :param body: ``bytes``, or (with *event_data* 1) a caller's ``EventData`` that
+            encodes as its body alone, held until its outcome as :meth:`accept` holds one.
+        """
         queue = self.queue
         if queue.sealed:  # (a recovered batch's boundary: one event at a time)
             self.accept(QueuedEvent(body, message), now)
@@ -180,30 +179,26 @@ class PartitionState:
         ledger = self.ledger
         seq = ledger.accepted
         ledger.accepted = seq + 1
-        if queue.add_body(body, message, size, seq, now) and self.wakeup is not None:
-            self.wake_batcher()
-
-    def accept_plain_event_data(
-        self, event: EventData, message: bytes, size: int, now: float
-    ) -> None:
-        """:meth:`accept_body` for a caller's ``EventData`` that encodes as its body
-        alone: it joins a run too (no object of ours for it), and is held until its
-        outcome as :meth:`accept` holds one."""
-        queue = self.queue
-        if queue.sealed:  # (a recovered batch's boundary: one event at a time)
-            self.accept(QueuedEvent(event, message), now)
-            return
-        ledger = self.ledger
-        seq = ledger.accepted
-        ledger.accepted = seq + 1
-        wake = queue.add_body(event, message, size, seq, now, 1)
-        self.held_event_data = held = self.held_event_data + 1
-        due_at = self.event_data_due_at
-        if due_at is not None and held >= due_at and queue.event_count >= due_at:
-            self.request_flush(ledger.accepted)  # as accept() does
-            return
+        wake = queue.add_body(body, message, size, seq, now, event_data)
+        if event_data:
+            self.held_event_data += 1
+            if self._sent_early():
+                return
         if wake and self.wakeup is not None:
             self.wake_batcher()
+
+    def _sent_early(self) -> bool:
+        """Flush the queue (which wakes the batcher) if the ``EventData`` held and the
+        events queued have reached :attr:`event_data_due_at`; whether it did."""
+        due_at = self.event_data_due_at
+        if (
+            due_at is not None
+            and self.held_event_data >= due_at
+            and self.queue.event_count >= due_at
+        ):
+            self.request_flush(self.ledger.accepted)
+            return True
+        return False
 
     def accept_many(self, events: list[QueuedEvent], now: float) -> None:
         """Number and queue *events*, in order, as many :meth:`accept` calls would."""
@@ -215,9 +210,7 @@ class PartitionState:
         queue = self.queue
         was_empty = not queue
         queue.extend(events, now)
-        due_at = self.event_data_due_at
-        if due_at is not None and self.held_event_data >= due_at and queue.event_count >= due_at:
-            self.request_flush(self.ledger.accepted)  # as accept() does
+        self._sent_early()
         if self.wakeup is not None and (was_empty or queue.is_full):
             self.wake_batcher()
 

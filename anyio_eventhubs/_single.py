@@ -5,10 +5,9 @@ events at once). A ``bytes`` event for round robin is queued with no object of i
 own: its parts join a run at its partition's queue tail
 (:meth:`~anyio_eventhubs._partition.PartitionState.accept_body`), after the journal, if
 any, has them (:meth:`~anyio_eventhubs._journaling.ProducerJournal.accepted_body`). So
-is an ``EventData`` for round robin that encodes as its body alone, without a journal
-(:meth:`~anyio_eventhubs._partition.PartitionState.accept_plain_event_data`): the
-garbage collector then walks only the caller's objects, which the run holds until their
-outcome.
+is an ``EventData`` for round robin that encodes as its body alone, without a journal:
+the garbage collector then walks only the caller's objects, which the run holds (and
+counts) until their outcome.
 """
 
 from __future__ import annotations
@@ -68,15 +67,15 @@ class SingleEventQueueing(ManyEventsQueueing):
         if self._closed:
             raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
         journal = self._journal
-        small = item = data = None
+        small = item = None
+        held = 0  # (1: an EventData, which the partition holds until its outcome)
         if partition_id is None and partition_key is None:
             # no object for the event: it joins a run (and is journaled from its parts)
             if type(event) is bytes:
-                body = event
-                small = self._intake.prepare_small_body(body)
+                small = self._intake.prepare_small_body(event)
             elif type(event) is EventData and journal is None:  # (its body alone, mostly)
-                data = event
-                small = self._intake.prepare_plain_event_data(data)
+                small = self._intake.prepare_plain_event_data(event)
+                held = 1
         if small is None:
             pid, item = self._intake.prepare(event, partition_id, partition_key)
         else:
@@ -90,12 +89,9 @@ class SingleEventQueueing(ManyEventsQueueing):
         if waited:  # (other tasks run while it waits)
             await self._wait_for_room(part)
         if item is None:
-            if data is not None:
-                part.accept_plain_event_data(data, message, size, self._current_time())
-            else:
-                if journal is not None:  # raises: not accepted
-                    journal.accepted_body(pid, part.ledger.accepted, message)
-                part.accept_body(body, message, size, self._current_time())
+            if journal is not None:  # (bytes: see above) raises: not accepted
+                journal.accepted_body(pid, part.ledger.accepted, message)
+            part.accept_body(event, message, size, self._current_time(), held)
         else:
             if journal is not None:
                 item.seq = part.ledger.accepted
