@@ -63,31 +63,28 @@ class EventAppending:
             raise ValueError(f"partition {partition_id!r}: sequence number {seq} does not increase")
         writer = self._writer
         active = writer.active
-        if partition_key is None:
+        if partition_key is None:  # encoded and copied at once if it fits
             copy = self._copiers.get(partition_id)
             if copy is None:
                 copy = self._copiers[partition_id] = writer.one_event_copier(
                     self._raw_pid(partition_id)
                 )
             done = active is not None and copy(active, seq, kind, encoded)
-        else:
-            done = False
-        if not done:  # (the record is made, then appended: rolling, reserving, writing)
-            if partition_key is None:
+            if not done:
                 encode = self._encoders.get(partition_id)
                 if encode is None:
                     raw_pid = self._raw_pid(partition_id)
                     encode = self._encoders[partition_id] = fmt.one_event_encoder(raw_pid)
                 data = encode(seq, kind, encoded)
-            else:
-                raw_key = partition_key.encode("utf-8")
-                raw_pid = self._raw_pid(partition_id)
-                data = fmt.encode_one_event(raw_pid, seq, kind, raw_key, encoded)
-            if active is None or not writer.copy_if_reserved(active, data):
-                if active is None or active.size + len(data) > self.segment_size:
-                    self._roll_for(len(data))
-                    active = writer.active
-                writer.append(data, "the event")  # (raises if the journal is closed)
+        else:
+            raw_key = partition_key.encode("utf-8")
+            data = fmt.encode_one_event(self._raw_pid(partition_id), seq, kind, raw_key, encoded)
+            done = active is not None and writer.copy_if_reserved(active, data)
+        if not done:  # rolling to a new segment, or reserving space, or writing
+            if active is None or active.size + len(data) > self.segment_size:
+                self._roll_for(len(data))
+                active = writer.active
+            writer.append(data, "the event")  # (raises if the journal is closed)
         assert active is not None
         last_written = self._last_written
         previous = last_written.get(partition_id, -1)

@@ -63,6 +63,7 @@ __all__ = [
     "BATCH_SENT",
     "EVENTS",
     "FORMAT_VERSION",
+    "FRAME_HEAD_STRUCT",
     "FRAME_SIZE",
     "FRAME_STRUCT",
     "KIND_BYTES",
@@ -111,6 +112,8 @@ _U32 = struct.Struct("<I")
 _FRAME_HEAD = struct.Struct("<IBI")
 _FRAME = struct.Struct("<IBII")
 FRAME_STRUCT: Final = _FRAME
+#: a frame's first 9 bytes (length, type, body CRC-32): what its head CRC-32 covers
+FRAME_HEAD_STRUCT: Final = _FRAME_HEAD
 FRAME_SIZE: Final = _FRAME.size
 _ENTRY = struct.Struct("<QIBBH")
 _SPAN = struct.Struct("<BQQI")

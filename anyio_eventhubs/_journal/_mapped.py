@@ -46,7 +46,6 @@ __all__ = ["STEP", "MappedSegmentWriter", "mapping_available"]
 #: bytes of disk space reserved (and mapped) at a time
 STEP = 1 << 20
 _U32 = struct.Struct("<I")
-_FRAME_HEAD = struct.Struct("<IBI")
 #: a frame's head after its length: type, body CRC-32, head CRC-32
 _REST = struct.Struct("<BII")
 #: ``msync`` (``MS_SYNC``) of a whole mapping
@@ -99,7 +98,7 @@ class MappedSegmentWriter(SegmentWriter):
                 os.ftruncate(self._fd, active.size)
         super().close()
 
-    def _reserve(self, end: int, what: str) -> mmap.mmap:
+    def _reserve(self, end: int, what: str) -> None:
         """Reserve the file up to at least *end* bytes (a whole :data:`STEP` more) and
         map it again.
 
@@ -127,7 +126,6 @@ class MappedSegmentWriter(SegmentWriter):
             ) from exc
         self._reserved = size
         self._owner = os.getpid()
-        return self._map
 
     def append(self, data: bytes, what: str) -> None:
         """Copy *data*, one framed record, after the active segment's records.
@@ -137,21 +135,14 @@ class MappedSegmentWriter(SegmentWriter):
         active = self.active
         if active is None or self.broken is not None:
             self._refuse(what)
-        pos = active.size
-        end = pos + len(data)
-        buf = self._map
-        if buf is None or end > self._reserved:
-            buf = self._reserve(end, what)
-        # the length, the body, then the head's checksums (see the module's docstring)
-        buf[pos : pos + 4] = data[:4]
-        buf[pos + 13 : end] = data[13:]
-        buf[pos + 4 : pos + 13] = data[4:13]
-        active.size = end
-        self._unsynced = True
+        if not self.copy_if_reserved(active, data):
+            self._reserve(active.size + len(data), what)
+            self.copy_if_reserved(active, data)  # (it fits now)
 
     def copy_if_reserved(self, active: Segment, data: bytes) -> bool:
-        # :meth:`append` without its checks: the space is reserved only up to the
-        # segment size, and only while the writer is sound and open
+        # the space is reserved only up to the segment size, and only while the writer
+        # is sound and open; the length, the body, then the head's checksums (see the
+        # module's docstring)
         pos = active.size
         end = pos + len(data)
         buf = self._map
@@ -172,7 +163,7 @@ class MappedSegmentWriter(SegmentWriter):
         overhead = FRAME_SIZE + head_size
         pack_length = _U32.pack_into
         pack_rest = _REST.pack_into
-        frame_head = _FRAME_HEAD.pack
+        frame_head = fmt.FRAME_HEAD_STRUCT.pack
         crc32 = zlib.crc32
         events = fmt.EVENTS
 

@@ -8,16 +8,20 @@ memory map in three steps (``_mapped``).
 
 from __future__ import annotations
 
-import struct
 import zlib
 
-from ._format import FRAME_SIZE, FRAME_STRUCT, RECORD_TYPES, DamagedError, read_frame
+from ._format import (
+    FRAME_HEAD_STRUCT,
+    FRAME_SIZE,
+    FRAME_STRUCT,
+    RECORD_TYPES,
+    DamagedError,
+    read_frame,
+)
 
 __all__ = ["classify_tail"]
 
 _crc32 = zlib.crc32
-_FRAME_HEAD = struct.Struct("<IBI")
-_U32 = struct.Struct("<I")
 
 
 def classify_tail(buf: bytes | memoryview, pos: int, version: int = 1) -> str | None:
@@ -45,7 +49,7 @@ def classify_tail(buf: bytes | memoryview, pos: int, version: int = 1) -> str | 
     if len(rest) < FRAME_SIZE:
         return f"{len(rest)} bytes of an unfinished record header"
     read_frame(rest, 0)  # raises DamagedError if the frame header itself is damaged
-    (length,) = _U32.unpack_from(rest, 0)
+    length = int.from_bytes(rest[:4], "little")
     return f"an unfinished record ({len(rest)} of {FRAME_SIZE + length} bytes)"
 
 
@@ -77,8 +81,8 @@ def _classify_copied(rest: bytes, used: int) -> str | None:
 def _head_in_part(head: bytes, length: int, body_crc: int) -> bool:
     """Whether each byte of *head* after its length is the sound head's byte, or zero."""
     for record_type in RECORD_TYPES:
-        first = _FRAME_HEAD.pack(length, record_type, body_crc)
-        sound = first + _U32.pack(_crc32(first))
+        first = FRAME_HEAD_STRUCT.pack(length, record_type, body_crc)
+        sound = FRAME_STRUCT.pack(length, record_type, body_crc, _crc32(first))
         if all(b in (0, e) for b, e in zip(head[4:], sound[4:], strict=True)):
             return True
     return False
