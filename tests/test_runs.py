@@ -40,6 +40,17 @@ def _singles(sizes: list[int], first: int) -> list[QueuedEvent]:
     return [QueuedEvent(b, encode_body(b), first + i) for i, b in enumerate(_bodies(sizes, first))]
 
 
+def _add_as_run_and_one_by_one(
+    runs: PartitionQueue, singles: PartitionQueue, sizes: list[int], seq: int, now: float
+) -> None:
+    """The same events, numbered from *seq*: to *runs* as one run, to *singles* one by one."""
+    run = _run(sizes, seq)
+    run.seq = seq
+    runs.extend([run], now)
+    for event in _singles(sizes, seq):
+        singles.add(event, now)
+
+
 def _state(q: PartitionQueue) -> tuple[int, bool, float | None]:
     return q.backlog, q.is_full, q.deadline()
 
@@ -61,11 +72,7 @@ def test_runs_cut_the_same_batches_as_the_same_events_one_by_one(
         singles.seal_at(seal)
     seq = 0
     for now, (sizes, takes) in enumerate(groups):
-        run = _run(sizes, seq)
-        run.seq = seq
-        runs.extend([run], float(now))
-        for event in _singles(sizes, seq):
-            singles.add(event, float(now))
+        _add_as_run_and_one_by_one(runs, singles, sizes, seq, float(now))
         seq += len(sizes)
         assert _state(runs) == _state(singles)
         for _ in range(takes):  # the batcher takes head batches in between
@@ -240,11 +247,7 @@ def test_single_bodies_joined_into_runs_cut_the_same_batches_as_single_events(
             assert news == singles.add(event, float(now))
             seq += 1
         elif op == "run":
-            run = _run(arg, seq)
-            run.seq = seq
-            runs.extend([run], float(now))
-            for event in _singles(arg, seq):
-                singles.add(event, float(now))
+            _add_as_run_and_one_by_one(runs, singles, arg, seq, float(now))
             seq += len(arg)
         elif singles:
             a, b = runs.take(), singles.take()
