@@ -5,8 +5,9 @@
 - :meth:`ProducerJournal.resolved` records outcomes, after the handlers have run: a
   crash in between publishes those events again on the next opening (handlers are
   at-least-once across a crash; the service's storage is exactly-once with idempotence).
-- :func:`recover` queues the events of earlier runs that have no outcome, before
-  anything newer, streaming them from disk within the producer's usual memory bound.
+- recovery (:func:`~anyio_eventhubs._recovering.recover`) queues the events of earlier
+  runs that have no outcome, before anything newer, streaming them from disk within
+  the producer's usual memory bound.
 
 The store itself (``_journal``) is plain synchronous file I/O on the event loop's thread.
 """
@@ -20,14 +21,13 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.lowlevel import cancel_shielded_checkpoint
 
-from ._encoding import batch_entry_size
-from ._events import Event, QueuedEvent
-from ._exceptions import NotFoundError
-from ._journal import JournaledEvent, JournalError, JournalStore, JournalWriteError
+from ._events import QueuedEvent
+from ._journal import JournalError, JournalStore, JournalWriteError
 from ._journal._format import KIND_BYTES
 from ._journal._publishing_state import PublishingStateFiles, SentBatch, StoredPublishing
+from ._journal._runs import JournaledRun
+from ._recovering import recover
 
 if TYPE_CHECKING:
     from ._batching import Batch
@@ -36,42 +36,9 @@ if TYPE_CHECKING:
     from ._reporting import Reporter
     from .transport import IdempotentTransportConnection, TransportConnection
 
-__all__ = ["ProducerJournal", "RecoveredEvent", "open_journal", "recover"]
+__all__ = ["ProducerJournal", "open_journal"]
 
 logger = logging.getLogger("anyio_eventhubs")
-
-#: recovery lets other tasks run at least once every this many events
-_YIELD_EVERY = 256
-
-
-class RecoveredEvent(QueuedEvent):
-    """An event of an earlier run, read back from the journal.
-
-    Handlers get it as an ``EventData`` (body, properties and partition key as
-    stored); it is decoded only when a handler or a report needs it.
-    """
-
-    __slots__ = ("_event", "origin")
-
-    def __init__(self, origin: JournaledEvent, seq: int) -> None:  # no super(): lazy .event
-        self.origin: JournaledEvent | None = origin
-        self._event: Event | None = None
-        self.encoded = origin.encoded
-        self.size = batch_entry_size(len(origin.encoded))
-        self.seq = seq
-        self.arrived = 0.0
-
-    @property
-    def event(self) -> Event:
-        if self._event is None:
-            assert self.origin is not None
-            self._event = self.origin.event_data()
-            self.origin = None
-        return self._event
-
-    @event.setter
-    def event(self, value: Event) -> None:
-        self._event, self.origin = value, None
 
 
 class ProducerJournal:
@@ -85,7 +52,7 @@ class ProducerJournal:
     def __init__(
         self,
         store: JournalStore,
-        recovering: Iterator[JournaledEvent] | None = None,
+        recovering: Iterator[JournaledRun] | None = None,
         sync_every: float | None = None,
         publishing: PublishingStateFiles | None = None,
         stored: dict[str, StoredPublishing] | None = None,
@@ -234,73 +201,6 @@ def _not_accepted(exc: JournalWriteError) -> JournalWriteError:
     )
 
 
-async def recover(
-    journal: ProducerJournal,
-    events: Iterator[JournaledEvent],
-    parts: Mapping[str, PartitionState],
-    max_queued_events: int,
-    reporter: Reporter,
-    current_time: Callable[[], float],
-    stopped: Callable[[], bool],
-    reserved_per_event: int = 0,
-) -> None:
-    """Queue *events* (of earlier runs, without an outcome) on their partitions, in order.
-
-    Waits for room as ``queue_for_send`` does, so memory stays within the producer's
-    usual bound per partition (``max_queued_events`` behind the head batch, plus the
-    head batch and the batches in flight) however large the journal. Stops early once
-    *stopped* says so (a close that is not a graceful one): what is not queued then stays
-    in the journal for the next opening.
-    """
-    store = journal.store
-    orphans: dict[str, int] = {}
-    since_yield = 0
-    for origin in events:
-        part = parts.get(origin.partition_id)
-        if part is None:  # the hub lost a partition: report, never lose silently
-            seq = orphans.get(origin.partition_id, 0)
-            orphans[origin.partition_id] = seq + 1
-            store.adopt(origin.partition_id, seq, origin)
-            error = NotFoundError(
-                f"partition {origin.partition_id!r} of a journaled event no longer exists"
-            )
-            with anyio.CancelScope(shield=True):
-                await reporter.failed(
-                    [origin.event_data()],
-                    origin.partition_id,
-                    error,
-                    resendable=False,
-                    may_have_been_published=False,
-                    raise_if_unhandled=True,
-                )
-            journal.resolved(origin.partition_id, seq, seq + 1)
-            continue
-        while not part.has_room(max_queued_events):
-            await part.wait_for_room()  # (its full head batch is due)
-            if stopped():
-                return
-        if stopped():
-            return
-        item = RecoveredEvent(origin, part.ledger.accepted)
-        item.size += reserved_per_event  # room for the idempotent stamp, as for a new event
-        sent = journal.sent_batches.get(part.id)
-        if sent is not None and (origin.generation, origin.seq) == (
-            sent.generation,
-            sent.first_seq,
-        ):
-            # the batch in flight when the earlier run died: the same events, the same numbers
-            del journal.sent_batches[part.id]
-            part.queue.seal_at(item.seq + sent.count)
-            part.fixed_numbers[item.seq] = sent.sequence_number
-        store.adopt(part.id, item.seq, origin)
-        part.accept(item, current_time())
-        part.recovered += 1
-        since_yield += 1
-        if since_yield >= _YIELD_EVERY:
-            since_yield = 0
-            await cancel_shielded_checkpoint()
-
-
 @asynccontextmanager
 async def open_journal(
     options: JournalOptions | None, connection: TransportConnection
@@ -337,7 +237,7 @@ async def open_journal(
         raise
     journal = ProducerJournal(
         store,
-        None if store.empty else store.recover(),
+        None if store.empty else store.recover_runs(),
         options.fsync_interval if options.durability == "interval" else None,
         publishing,
         stored,

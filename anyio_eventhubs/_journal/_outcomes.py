@@ -44,17 +44,20 @@ class Outcomes:
                 return origin_gen, origin + seq - start
         return generation, seq
 
-    def adopt(self, partition_id: str, seq: int, generation: int, origin: int) -> None:
-        """Number *seq* of this generation is event *origin* of *generation*."""
+    def adopt(
+        self, partition_id: str, seq: int, generation: int, origin: int, count: int = 1
+    ) -> None:
+        """Numbers *seq* to ``seq + count - 1`` of this generation are events *origin*
+        to ``origin + count - 1`` of *generation*."""
         runs = self.adopted.get(partition_id)
         if runs is None:
             runs = self.adopted[partition_id] = []
         elif (
             (run := runs[-1])[1] == seq and run[2] == generation and run[3] + seq - run[0] == origin
         ):
-            run[1] = seq + 1
+            run[1] = seq + count
             return
-        runs.append([seq, seq + 1, generation, origin])
+        runs.append([seq, seq + count, generation, origin])
 
     def resolve(self, generation: int, partition_id: str, first: int, end: int) -> list[Touched]:
         """Record an outcome for ``first`` to ``end - 1`` of this *generation*; return it

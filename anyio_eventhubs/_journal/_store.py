@@ -29,6 +29,7 @@ from ._errors import JournalError, describe_os_error
 from ._mapped import MappedSegmentWriter, mapping_available
 from ._opening import Loader, lock_directory
 from ._outcomes import Outcomes, Touched, stream_unresolved
+from ._runs import JournaledRun, stream_unresolved_runs
 from ._scan import JournaledEvent, TornTail
 from ._segments import Segment
 from ._writer import (
@@ -183,12 +184,32 @@ class JournalStore(EventAppending):
                 f"a recovered event of partition {event.partition_id!r} cannot be adopted "
                 f"by partition {partition_id!r}"
             )
+        self._adopt(partition_id, seq, event.generation, event.seq, 1)
+
+    def adopt_run(
+        self, partition_id: str, seq: int, run: JournaledRun, start: int, count: int
+    ) -> None:
+        """:meth:`adopt` for events ``start`` to ``start + count - 1`` of *run* (from
+        :meth:`recover_runs`), accepted again as numbers *seq* to ``seq + count - 1``.
+
+        :raises ValueError: as :meth:`adopt`, or if the range is not within *run*.
+        """
+        if partition_id != run.partition_id:
+            raise ValueError(
+                f"a recovered run of partition {run.partition_id!r} cannot be adopted "
+                f"by partition {partition_id!r}"
+            )
+        if start < 0 or count <= 0 or start + count > len(run):
+            raise ValueError(f"events {start}-{start + count - 1} are not within {run!r}")
+        self._adopt(partition_id, seq, run.generation, run.seq + start, count)
+
+    def _adopt(self, partition_id: str, seq: int, generation: int, origin: int, count: int) -> None:
         last_seq = self._last_seq
         if seq <= last_seq.get(partition_id, -1):
             raise ValueError(f"partition {partition_id!r}: sequence number {seq} does not increase")
-        last_seq[partition_id] = seq
+        last_seq[partition_id] = seq + count - 1
         # not journaled in this generation: the next append marks it as a gap
-        self._outcomes.adopt(partition_id, seq, event.generation, event.seq)
+        self._outcomes.adopt(partition_id, seq, generation, origin, count)
 
     def append_outcome(self, partition_id: str, first_seq: int, end_seq: int) -> None:
         """Record that events ``first_seq`` to ``end_seq - 1`` of *partition_id* (this
@@ -251,10 +272,26 @@ class JournalStore(EventAppending):
         :raises RuntimeError: if called a second time.
         :raises JournalCorruptError: if a segment was damaged since it was opened.
         """
+        self._start_recovery()
+        return stream_unresolved(self._old, lambda s: s in self._segments, self._outcomes.resolved)
+
+    def recover_runs(self) -> Iterator[JournaledRun]:
+        """:meth:`recover`, as runs of consecutive events of one partition (each one's
+        message alone): each partition's in its original order, at most
+        ``RUN_LIMIT`` events each. :meth:`adopt_run` what it yields.
+
+        :raises RuntimeError: if called after :meth:`recover` or a second time.
+        :raises JournalCorruptError: if a segment was damaged since it was opened.
+        """
+        self._start_recovery()
+        return stream_unresolved_runs(
+            self._old, lambda s: s in self._segments, self._outcomes.resolved
+        )
+
+    def _start_recovery(self) -> None:
         if self._recovering:
             raise RuntimeError("recover() can be called only once per opening of a journal")
         self._recovering = True
-        return stream_unresolved(self._old, lambda s: s in self._segments, self._outcomes.resolved)
 
     # -- closing -----------------------------------------------------------------------
 

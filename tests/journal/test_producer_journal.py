@@ -27,13 +27,14 @@ from anyio_eventhubs import (
     NotFoundError,
     PublishError,
     StreamingProducer,
+    _recovering,
     open_streaming_producer,
     partition_for_key,
 )
 from anyio_eventhubs._encoding import batch_entry_size, encode_body
 from anyio_eventhubs._journal import _format as fmt
 from anyio_eventhubs._journal import _mapped
-from anyio_eventhubs._journal._scan import JournaledEvent, SegmentScan
+from anyio_eventhubs._journal._scan import SegmentScan
 from anyio_eventhubs.testing import InMemoryEventHub
 
 from ..helpers import Recorder
@@ -312,13 +313,13 @@ async def test_recovery_decodes_no_event_that_no_handler_reads(
     sent = [(b"%d" % i, {"partition_id": str(i % 2)}) for i in range(40)]
     await crash_with_events(tmp_path / "j", sent)
     decoded: list[object] = []
-    real = JournaledEvent.event_data
+    real = _recovering._decoded
 
-    def counted(self: JournaledEvent) -> EventData:
-        decoded.append(self)
-        return real(self)
+    def counted(message: bytes) -> EventData:
+        decoded.append(message)
+        return real(message)
 
-    monkeypatch.setattr(JournaledEvent, "event_data", counted)
+    monkeypatch.setattr(_recovering, "_decoded", counted)
     hub = InMemoryEventHub(2)
     async with open_streaming_producer(transport=hub, journal=tmp_path / "j") as producer:
         await producer.queue_for_send(b"new")  # (returns once recovery queued all)
