@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterable
 
 from .._events import QueuedEvent
 from . import _format as fmt
+from ._errors import describe_os_error
+from ._index import SegmentIndex, encode_index, index_path, write_index
+from ._opening import logger
 from ._outcomes import Outcomes
 from ._segments import Segment, kind_of
 from ._writer import OneEventCopier, SegmentWriter
@@ -167,5 +170,41 @@ class EventAppending:
         writer = self._writer
         active = writer.active
         if active and active.size + size > self.segment_size and active.size > writer.header_size:
-            self._segments.append(writer.roll())
+            self._segments.append(self._roll())
         return writer
+
+    def _roll(self) -> Segment:
+        """Index the active segment (``_index``), then start the next one; return it.
+
+        An index that cannot be written is only logged: the segment is then read
+        record by record at the next opening.
+        """
+        writer = self._writer
+        active = writer.active
+        assert active is not None
+        resolved = self._outcomes.resolved
+        parts = [
+            (pid, first, end, done.clipped(first, end) if done is not None else [])
+            for pid, (first, end) in active.ranges.items()
+            for done in (resolved.get((active.generation, pid)),)
+        ]
+        try:
+            index = SegmentIndex(
+                active.number,
+                active.generation,
+                active.size,
+                writer.content_crc(),
+                parts,
+                list(active.others),
+            )
+            write_index(
+                index_path(active.path), encode_index(index), writer.durability != "buffered"
+            )
+        except OSError as exc:
+            logger.warning(
+                "journal: could not write the index of %s (%s); the next opening reads "
+                "that segment record by record",
+                active.path,
+                describe_os_error(exc),
+            )
+        return writer.roll()

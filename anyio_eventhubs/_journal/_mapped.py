@@ -195,14 +195,29 @@ class MappedSegmentWriter(SegmentWriter):
         :raises JournalWriteError: if there was no room for them (nothing was copied).
         """
         active = self.active
-        if active is not None and self.broken is None and active.size + len(data) > self._reserved:
+        if active is None or self.broken is not None:
+            self._refuse(what)
+        if active.size + len(data) > self._reserved:
             self._reserve(active.size + len(data), what)
         view = memoryview(data)
-        pos = 0
-        while pos < len(data):
-            end = pos + FRAME_SIZE + int.from_bytes(view[pos : pos + 4], "little")
-            self.append(bytes(view[pos:end]), what)
-            pos = end
+        start = pos = active.size
+        try:
+            while pos - start < len(data):
+                at = pos - start
+                end = at + FRAME_SIZE + int.from_bytes(view[at : at + 4], "little")
+                self.append(bytes(view[at:end]), what)
+                pos = active.size
+        finally:
+            if pos > start:  # (the records copied, if not all)
+                active.others.append((start, pos - start))
+
+    def content_crc(self) -> int:
+        active = self.active
+        assert active is not None
+        if self._map is None:  # nothing copied yet: the header alone, in the file
+            return super().content_crc()
+        with memoryview(self._map) as whole, whole[: active.size] as content:
+            return zlib.crc32(content)
 
     def _sync_now(self) -> None:
         """``msync`` the mapping (the segment's header and what was copied), or, before

@@ -7,6 +7,7 @@ damaged segment is an error, or moved aside (``quarantine``).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -20,6 +21,7 @@ from ._errors import (
     JournalMismatchError,
     describe_os_error,
 )
+from ._index import INDEX_SUFFIX, SegmentIndex, index_path, read_indexed
 from ._ranges import RangeSet
 from ._runs import one_event
 from ._scan import SegmentScan, TornTail
@@ -72,6 +74,8 @@ class Loader:
         #: the segment number after the highest one found
         self.next_number = 1
         self._last: dict[tuple[int, str], int] = {}
+        #: how many segments were loaded from their index (``_index``), not read
+        self.indexed = 0
 
     def resolved_set(self, generation: int, partition_id: str) -> RangeSet:
         key = (generation, partition_id)
@@ -92,6 +96,10 @@ class Loader:
             names = sorted(
                 (n, p) for p in path.iterdir() if (n := segment_number(p.name)) is not None
             )
+            numbers = {n for n, _ in names}
+            for stale_index in path.glob(f"*{INDEX_SUFFIX}"):
+                if segment_number(stale_index.with_suffix(".seg").name) not in numbers:
+                    stale_index.unlink()  # its segment was deleted (it is only a cache)
         except OSError as exc:
             raise JournalError(
                 f"cannot read the journal {path}: {describe_os_error(exc)}", path
@@ -104,13 +112,23 @@ class Loader:
             self.next_number = names[-1][0] + 1
 
     def _load(self, path: Path, number: int, last: bool, quarantine: bool) -> Segment | None:
+        try:
+            indexed = read_indexed(path, number)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot read the journal {path}: {describe_os_error(exc)}", path
+            ) from exc
+        if indexed is not None:
+            segment = self._load_indexed(path, number, *indexed)
+            if segment is not None:
+                return segment
         scan = SegmentScan(path)
         segment = Segment(path, number, 0)
         saved = dict(self._last)
         try:
             for offset, record_type, body in scan:
                 if not segment.generation:
-                    self._check_header(scan, segment)
+                    self._check_header(scan.header, segment)
                 if record_type == fmt.EVENTS:
                     decoded = one_event(body)
                     if decoded is None or not self._load_one(segment, decoded[0], decoded[1]):
@@ -122,7 +140,7 @@ class Loader:
                         raise JournalCorruptError(exc.reason, path, offset) from None
                     self.resolved_set(o.generation, o.partition_id).add(o.first_seq, o.end_seq)
             if scan.header is not None and not segment.generation:
-                self._check_header(scan, segment)
+                self._check_header(scan.header, segment)
             if scan.tail is not None and not last:
                 raise JournalCorruptError(
                     f"damaged journal: {scan.tail.reason} before the last segment",
@@ -146,8 +164,52 @@ class Loader:
         segment.size = scan.end
         return segment
 
-    def _check_header(self, scan: SegmentScan, segment: Segment) -> None:
-        header = scan.header
+    def _load_indexed(
+        self, path: Path, number: int, index: SegmentIndex, head: bytes, others: list[bytes]
+    ) -> Segment | None:
+        """Load a segment from its index (checked against its bytes by ``read_indexed``);
+        ``None`` if the index does not agree with what was loaded before it (then the
+        segment is read record by record, which names what is wrong)."""
+        try:
+            decoded = fmt.decode_header(head)
+            outcomes = [
+                fmt.decode_outcome(body)
+                for data in others
+                for record_type, body in _records(data)
+                if record_type == fmt.OUTCOME
+            ]
+        except (fmt.DamagedError, fmt.UnsupportedVersionError):
+            return None
+        if (
+            decoded is None
+            or decoded[0].generation != index.generation
+            or decoded[0].segment != number
+        ):
+            return None
+        segment = Segment(path, number, 0)
+        self._check_header(decoded[0], segment)
+        gen = segment.generation
+        last = self._last
+        for pid, first, end, done in index.parts:
+            if not last.get((gen, pid), -1) < first < end or any(
+                not first <= a < b <= end for a, b in done
+            ):
+                return None
+        for pid, first, end, done in index.parts:
+            previous = last.get((gen, pid), -1)
+            if first > previous + 1:  # a gap: numbers adopted or never written
+                self.resolved_set(gen, pid).add(previous + 1, first)
+            for a, b in done:
+                self.resolved_set(gen, pid).add(a, b)
+            last[gen, pid] = end - 1
+            segment.ranges[pid] = [first, end]
+        for o in outcomes:
+            self.resolved_set(o.generation, o.partition_id).add(o.first_seq, o.end_seq)
+        segment.size = index.content_length
+        self.indexed += 1
+        return segment
+
+    def _check_header(self, header: fmt.SegmentHeader | None, segment: Segment) -> None:
         assert header is not None
         if header.namespace != self.namespace or header.eventhub_name != self.eventhub_name:
             raise JournalMismatchError(
@@ -223,6 +285,8 @@ class Loader:
         aside.mkdir(exist_ok=True)
         target = aside / f"{path.name}.damaged-at-{offset}"
         os.replace(path, target)
+        with contextlib.suppress(FileNotFoundError):
+            index_path(path).unlink()
         self.quarantined.append(target)
         logger.error(
             "journal %s: damaged at byte offset %d; moved it to %s and kept the %d bytes "
@@ -239,3 +303,19 @@ class Loader:
             dst.write(src.read(keep))
         os.replace(tmp, path)
         return self._load(path, number, False, False)
+
+
+def _records(data: bytes) -> list[tuple[int, memoryview]]:
+    """The framed records that make up *data*: ``(type, body)``.
+
+    :raises DamagedError: if *data* is not exactly whole, sound records.
+    """
+    out = []
+    pos = 0
+    while pos < len(data):
+        record = fmt.read_frame(data, pos)
+        if record is None:
+            raise fmt.DamagedError("a record cut short", pos)
+        record_type, body, pos = record
+        out.append((record_type, body))
+    return out

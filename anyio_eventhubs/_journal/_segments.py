@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from azure.eventhub import EventData
@@ -9,7 +10,7 @@ from azure.eventhub import EventData
 from . import _format as fmt
 from ._ranges import RangeSet
 
-__all__ = ["Segment", "kind_of", "segment_name", "segment_number"]
+__all__ = ["Segment", "kind_of", "remove_segment", "segment_name", "segment_number"]
 
 _SUFFIX = ".seg"
 _KINDS: dict[type, int] = {bytes: fmt.KIND_BYTES, str: fmt.KIND_STR, EventData: fmt.KIND_EVENT_DATA}
@@ -24,6 +25,13 @@ def segment_number(name: str) -> int | None:
     if stem == name or len(stem) != 16 or not stem.isdigit():
         return None
     return int(stem)
+
+
+def remove_segment(path: Path) -> None:
+    """Delete a segment file and its index (``_index``), if they exist."""
+    for file in (path, path.with_suffix(".idx")):
+        with contextlib.suppress(FileNotFoundError):
+            file.unlink()
 
 
 def kind_of(event: object) -> int:
@@ -44,7 +52,7 @@ class Segment:
     """A segment file: its generation, size, and per partition the range of sequence
     numbers of its events (``[first, last + 1)``)."""
 
-    __slots__ = ("generation", "number", "path", "ranges", "size")
+    __slots__ = ("generation", "number", "others", "path", "ranges", "size")
 
     def __init__(self, path: Path, number: int, generation: int, size: int = 0) -> None:
         self.path = path
@@ -52,6 +60,9 @@ class Segment:
         self.generation = generation
         self.size = size
         self.ranges: dict[str, list[int]] = {}
+        #: where records other than events were appended here: ``(offset, length)``
+        #: (written into its index, ``_index``, when the store rolls past it)
+        self.others: list[tuple[int, int]] = []
 
     def __repr__(self) -> str:
         return f"<Segment {self.path.name} generation={self.generation} size={self.size}>"

@@ -31,7 +31,7 @@ from ._opening import Loader, lock_directory
 from ._outcomes import Outcomes, Touched, stream_unresolved
 from ._runs import JournaledRun, stream_unresolved_runs
 from ._scan import JournaledEvent, TornTail
-from ._segments import Segment
+from ._segments import Segment, remove_segment
 from ._writer import (
     Durability,
     OneEventCopier,
@@ -53,6 +53,8 @@ class JournalStore(EventAppending):
     :ivar generation: this opening's generation number.
     :ivar torn_tails: unfinished records dropped at opening (logged as warnings).
     :ivar quarantined: damaged files moved aside at opening (``quarantine_damaged``).
+    :ivar indexed_segments: segments checked at opening through their index, without
+        reading their records (``_index``).
     """
 
     def __init__(
@@ -69,6 +71,8 @@ class JournalStore(EventAppending):
         self.segment_size = segment_size
         self.torn_tails: list[TornTail] = loader.torn_tails
         self.quarantined: list[Path] = loader.quarantined
+        #: how many segments the opening checked through their index (``_index``)
+        self.indexed_segments = loader.indexed
         self._writer = writer
         self._lock_fd = lock_fd
         self._segments: list[Segment] = list(loader.segments)
@@ -245,7 +249,7 @@ class JournalStore(EventAppending):
             and active.ranges
             and active.resolved(outcomes.resolved)
         ):
-            self._segments.append(writer.roll())
+            self._segments.append(self._roll())
             dead.append(active)
         if not dead:
             return
@@ -255,8 +259,7 @@ class JournalStore(EventAppending):
         if writer.durability != "buffered":
             writer.sync()
         for s in dead:
-            with contextlib.suppress(FileNotFoundError):
-                s.path.unlink()
+            remove_segment(s.path)
             self._segments.remove(s)
         outcomes.prune(spans, self.generation, self._last_seq)
 
@@ -328,8 +331,7 @@ class JournalStore(EventAppending):
         try:
             if self.empty:
                 for s in self._segments:
-                    with contextlib.suppress(FileNotFoundError):
-                        s.path.unlink()
+                    remove_segment(s.path)
                 self._segments.clear()
             elif self.durability != "buffered" and self._writer.broken is None:
                 self._writer.sync()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, NoReturn
@@ -176,8 +177,20 @@ class SegmentWriter:
         return False
 
     def append_records(self, data: bytes, what: str) -> None:
-        """:meth:`append` of *data* made of several framed records."""
+        """:meth:`append` of *data* made of several framed records (not events: their
+        place is noted in :attr:`Segment.others`)."""
         self.append(data, what)
+        assert self.active is not None
+        self.active.others.append((self.active.size - len(data), len(data)))
+
+    def content_crc(self) -> int:
+        """The CRC-32 of the active segment's bytes (for its index, ``_index``).
+
+        :raises OSError: if they cannot be read back.
+        """
+        active = self.active
+        assert active is not None
+        return zlib.crc32(os.pread(self._fd, active.size, 0))
 
     def _refuse(self, what: str) -> NoReturn:
         if self.broken is not None:
