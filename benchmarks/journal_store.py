@@ -12,7 +12,8 @@ phases, each in events per second:
 
 - ``append``: a fresh journal takes all ``n`` events; then the process "dies" (the
   store is dropped without a close or an outcome);
-- ``recover``: the journal is opened again and every event streamed back;
+- ``recover``: the journal is opened again and every event streamed back, as the
+  producer recovers them (``recover_runs()``, each run adopted as a range);
 - ``outcomes``: each recovered group gets its outcome (one call or transaction per
   group), which frees the space; then a clean close.
 
@@ -76,17 +77,19 @@ def run_segments(path: Path, groups: Groups, durability: str) -> dict[str, float
     t2 = time.perf_counter()
     store = JournalStore.open(path, namespace="ns", eventhub_name="hub", durability=mode)  # type: ignore[arg-type]
     next_seq = dict.fromkeys(map(str, range(PARTITIONS)), 0)
-    recovered: list[tuple[str, int]] = []
-    for event in store.recover():
-        seq = next_seq[event.partition_id]
-        next_seq[event.partition_id] = seq + 1
-        store.adopt(event.partition_id, seq, event)
-        recovered.append((event.partition_id, seq))
+    runs: list[tuple[str, int, int]] = []
+    for run in store.recover_runs():  # as the producer recovers: runs, adopted whole
+        pid, count = run.partition_id, len(run)
+        seq = next_seq[pid]
+        next_seq[pid] = seq + count
+        store.adopt_run(pid, seq, run, 0, count)
+        runs.append((pid, seq, count))
     t3 = time.perf_counter()
-    assert len(recovered) == n, len(recovered)
-    for start in range(0, n, len(groups[0][1])):
-        pid, first = recovered[start]
-        store.append_outcome(pid, first, first + len(groups[0][1]))
+    assert sum(count for *_, count in runs) == n, runs
+    group = len(groups[0][1])
+    for pid, total in next_seq.items():  # (as many calls as groups appended)
+        for first in range(0, total, group):
+            store.append_outcome(pid, first, min(first + group, total))
     store.close()
     t4 = time.perf_counter()
     assert not list(path.glob("*.seg"))

@@ -21,7 +21,7 @@ from ._ranges import RangeSet
 from ._scan import SegmentScan
 from ._segments import Segment
 
-__all__ = ["JournaledRun", "one_event", "stream_unresolved_runs"]
+__all__ = ["JournaledRun", "one_event", "one_event_at", "stream_unresolved_runs"]
 
 #: the most events one run holds (what recovery queues, and adopts, in one step)
 RUN_LIMIT = 512
@@ -82,15 +82,20 @@ def one_event(body: memoryview | bytes) -> tuple[str, int, int, int] | None:
         whose entry names the summary's partition (then decode it the general way, which
         also says what is wrong).
     """
-    if len(body) < _ONE_SPAN.size or body[0] != 1 or body[1] != 0:
+    return one_event_at(body, 0, len(body))
+
+
+def one_event_at(data: memoryview | bytes, at: int, stop: int) -> tuple[str, int, int, int] | None:
+    """:func:`one_event` of the record body ``data[at:stop]``; offsets in *data*."""
+    if stop - at < _ONE_SPAN.size or data[at] != 1 or data[at + 1] != 0:
         return None
-    layout = _LAYOUTS[body[2]]
-    head = layout.head
+    layout = _LAYOUTS[data[at + 2]]
+    head = at + layout.head
     n = layout.pid_len
-    if len(body) < head + n:
+    if stop < head + n:
         return None
     _, _, first, last, count, raw_pid, seq, size, kind, entry_pid_len, key_len = layout.unpack(
-        body, 0
+        data, at
     )
     start = head + n if key_len == _NO_KEY else head + n + key_len
     if (
@@ -99,8 +104,8 @@ def one_event(body: memoryview | bytes) -> tuple[str, int, int, int] | None:
         or last != seq
         or kind > fmt.KIND_EVENT_DATA
         or entry_pid_len != n
-        or start + size != len(body)
-        or body[head : head + n] != raw_pid
+        or start + size != stop
+        or data[head : head + n] != raw_pid
     ):
         return None
     pid = _PIDS.get(raw_pid)
@@ -110,7 +115,7 @@ def one_event(body: memoryview | bytes) -> tuple[str, int, int, int] | None:
             if len(_PIDS) < 4096:
                 _PIDS[raw_pid] = pid
         if key_len != _NO_KEY:  # (not needed here, but it must be text)
-            bytes(body[head + n : start]).decode("utf-8")
+            bytes(data[head + n : start]).decode("utf-8")
     except UnicodeDecodeError:
         return None
     return pid, seq, start, start + size
@@ -160,34 +165,35 @@ def stream_unresolved_runs(
         }
         path = segment.path
         try:
-            for offset, record_type, body in SegmentScan(path):
-                if record_type != EVENTS:
-                    continue
-                decoded = one_event(body)
-                if decoded is None:  # several events, or not well formed: the general way
-                    try:
-                        entries = fmt.decode_entries(body)
-                    except fmt.DamagedError as exc:
-                        raise JournalCorruptError(exc.reason, path, offset) from None
-                    for pid, seq, _, _, message in entries:
-                        done = checks.get(pid)
-                        if done is None or seq not in done:
-                            yield from add(pid, gen, seq, message)
-                    continue
-                pid, seq, start, end = decoded
-                done = checks.get(pid)
-                if done is not None and seq in done:
-                    continue
-                run = pending.get(pid)
-                if (
-                    run is not None
-                    and run.generation == gen
-                    and run.seq + len(run.messages) == seq
-                    and len(run.messages) < limit
-                ):  # (add()'s usual case, inlined: it is most events)
-                    run.messages.append(bytes(body[start:end]))
-                    continue
-                yield from add(pid, gen, seq, bytes(body[start:end]))
+            for base, data, records in SegmentScan(path).chunks():
+                for offset, record_type, at, stop in records:
+                    if record_type != EVENTS:
+                        continue
+                    decoded = one_event_at(data, at, stop)
+                    if decoded is None:  # several events, or not well formed: the general way
+                        try:
+                            entries = fmt.decode_entries(data[at:stop])
+                        except fmt.DamagedError as exc:
+                            raise JournalCorruptError(exc.reason, path, base + offset) from None
+                        for pid, seq, _, _, message in entries:
+                            done = checks.get(pid)
+                            if done is None or seq not in done:
+                                yield from add(pid, gen, seq, message)
+                        continue
+                    pid, seq, start, end = decoded
+                    done = checks.get(pid)
+                    if done is not None and seq in done:
+                        continue
+                    run = pending.get(pid)
+                    if (
+                        run is not None
+                        and run.generation == gen
+                        and run.seq + len(run.messages) == seq
+                        and len(run.messages) < limit
+                    ):  # (add()'s usual case, inlined: it is most events)
+                        run.messages.append(data[start:end])
+                        continue
+                    yield from add(pid, gen, seq, data[start:end])
         except FileNotFoundError:
             continue  # deleted while we read: all its events have their outcome
     yield from pending.values()
