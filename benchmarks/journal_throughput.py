@@ -15,12 +15,13 @@ against the emulator's counts:
   ``bytes`` and ``EventData``; and azure-eventhub's ``buffered_mode`` (asyncio client)
   for ``bytes``. Events/s include client setup and the close. Ratios to the producer
   without a journal, and of the default journal to ``buffered_mode``.
-- **recovery**: a journal of N events without an outcome is written with the store's
-  own API (as a killed producer leaves it: appended one event at a time, no outcome),
-  then a producer is opened on it and publishes them all (plus one marker event, which
-  waits for recovery); events/s against the producer publishing N fresh events with no
-  journal and with the default one. Peak RSS of each run (``ru_maxrss``), and the RSS
-  sampled every 0.1 s, to show memory stays flat however large the journal.
+- **recovery** (``--repeats`` rounds, medians): a journal of N events without an
+  outcome is written with the store's own API (as a killed producer leaves it:
+  appended one event at a time, no outcome), then a producer is opened on it and
+  publishes them all (plus one marker event, which waits for recovery); events/s
+  against the producer publishing N fresh events with no journal and with the default
+  one, in the same round. Peak RSS of each run (``ru_maxrss``), and the RSS sampled
+  every 0.1 s, to show memory stays flat however large the journal.
 
 Targets (issue #10): the default journal at least 0.6x the producer without it and 3x
 ``buffered_mode`` for ``bytes``; recovery at least 0.8x the normal rate.
@@ -221,35 +222,56 @@ def throughput(emulator: Any, args: argparse.Namespace, work: Path) -> dict[str,
     return {"events_per_s": medians, "samples": samples, "ratios": ratios}
 
 
+def _recovery_once(emulator: Any, args: argparse.Namespace, work: Path, n: int) -> dict[str, Any]:
+    """One recovery of *n* journaled events, then *n* fresh ones without and with a
+    journal, each on a fresh hub."""
+    directory = work / f"recovery-{n}"
+    row: dict[str, Any] = {"events": n}
+    hub, conn = emulator.new_hub(PARTITIONS, expected_events=n + 1, event_size=SIZE)
+    row["prepare"] = run_child({"kind": "prepare", "conn": conn, "n": n, "dir": str(directory)})
+    row["recover"] = run_child(
+        {"kind": "recover", "conn": conn, "dir": str(directory), "backend": args.backend}
+    )
+    stored = sum(emulator.counts(hub))
+    if stored != n + 1 or row["recover"]["recovered"] != n:
+        raise RuntimeError(f"recovery of {n}: stored {stored}, recovered {row['recover']}")
+    shutil.rmtree(directory, ignore_errors=True)
+    for name, journal in (("normal-none", None), ("normal-buffered", "buffered")):
+        spec = {"kind": "produce", "n": n, "payload": "bytes", "journal": journal}
+        spec.update(backend=args.backend, dir=str(directory))
+        row[name] = run_on_fresh_hub(emulator, spec, n)
+        shutil.rmtree(directory, ignore_errors=True)
+    row["recover_events_per_s"] = (n + 1) / row["recover"]["elapsed"]
+    for name in ("normal-none", "normal-buffered"):
+        row[f"{name}_events_per_s"] = n / row[name]["elapsed"]
+    return row
+
+
 def recovery(emulator: Any, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """Per journal size: ``--repeats`` rounds of :func:`_recovery_once`; the medians of
+    each rate, and their ratios (the runs of each round are side by side)."""
     rows = []
     for n in args.recovery:
-        directory = work / f"recovery-{n}"
-        row: dict[str, Any] = {"events": n}
-        hub, conn = emulator.new_hub(PARTITIONS, expected_events=n + 1, event_size=SIZE)
-        row["prepare"] = run_child({"kind": "prepare", "conn": conn, "n": n, "dir": str(directory)})
-        row["recover"] = run_child(
-            {"kind": "recover", "conn": conn, "dir": str(directory), "backend": args.backend}
-        )
-        stored = sum(emulator.counts(hub))
-        if stored != n + 1 or row["recover"]["recovered"] != n:
-            raise RuntimeError(f"recovery of {n}: stored {stored}, recovered {row['recover']}")
-        shutil.rmtree(directory, ignore_errors=True)
-        for name, journal in (("normal-none", None), ("normal-buffered", "buffered")):
-            spec = {"kind": "produce", "n": n, "payload": "bytes", "journal": journal}
-            spec.update(backend=args.backend, dir=str(directory))
-            row[name] = run_on_fresh_hub(emulator, spec, n)
-            shutil.rmtree(directory, ignore_errors=True)
-        rate = (n + 1) / row["recover"]["elapsed"]
-        row["recover_events_per_s"] = rate
+        rounds = [_recovery_once(emulator, args, work, n) for _ in range(args.repeats)]
+        row: dict[str, Any] = {"events": n, "rounds": rounds}
+        for key in ("prepare", "recover", "normal-none", "normal-buffered"):
+            row[key] = rounds[-1][key]
+        for key in ("recover", "normal-none", "normal-buffered"):
+            rates = [r[f"{key}_events_per_s"] for r in rounds]
+            row[f"{key}_events_per_s"] = statistics.median(rates)
+        rate = row["recover_events_per_s"]
         for name in ("normal-none", "normal-buffered"):
-            row[f"{name}_events_per_s"] = n / row[name]["elapsed"]
             row[f"ratio_to_{name}"] = rate / row[f"{name}_events_per_s"]
+        row["peak_rss"] = max(r["recover"]["peak_rss"] for r in rounds)
         rows.append(row)
+        per_round = ", ".join(
+            f"{r['recover_events_per_s'] / r['normal-none_events_per_s']:.2f}x" for r in rounds
+        )
         print(
             f"  recovery of {n:,}: {rate:,.0f} ev/s ({row['ratio_to_normal-none']:.2f}x no "
-            f"journal, {row['ratio_to_normal-buffered']:.2f}x journal), peak RSS "
-            f"{row['recover']['peak_rss'] / 2**20:.0f} MB (no journal, {n:,} fresh: "
+            f"journal, {row['ratio_to_normal-buffered']:.2f}x journal; medians of "
+            f"{len(rounds)}, per round {per_round} of no journal), peak RSS "
+            f"{row['peak_rss'] / 2**20:.0f} MB (no journal, {n:,} fresh: "
             f"{row['normal-none']['peak_rss'] / 2**20:.0f} MB); journal "
             f"{row['prepare']['bytes'] / 1e6:.1f} MB written in {row['prepare']['elapsed']:.1f} s"
         )
