@@ -30,7 +30,7 @@ caller queues the other half. Not where the transport sends from a thread of its
 for the GIL, which costs more than the wait it saves.
 ``bytes`` and ``str`` are not counted there (flat objects about their encoded size,
 which the garbage collector does not track), nor are recovered events
-(:class:`~anyio_eventhubs._journaling.RecoveredEvent`: decoded lazily, not the
+(:mod:`~anyio_eventhubs._recovering`: decoded lazily, not the
 caller's objects).
 """
 

@@ -1,7 +1,7 @@
 """The producer's background tasks, all in the task group of ``open_streaming_producer``.
 
 One batcher per partition (``_batcher``), one sender per batch in flight (``_sender``),
-and with a journal: the recovery of an earlier run's events (``_journaling.recover``)
+and with a journal: the recovery of an earlier run's events (``_recovering.recover``)
 and, with ``durability="interval"``, the journal's periodic sync. The batchers and the
 sync run in scopes of their own, which the close cancels last.
 """
