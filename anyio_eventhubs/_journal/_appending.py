@@ -183,6 +183,8 @@ class EventAppending:
         active = writer.active
         assert active is not None
         resolved = self._outcomes.resolved
+        if active.resolved(resolved):  # (deleted at the next outcome: no index needed)
+            return writer.roll()
         parts = [
             (pid, first, end, done.clipped(first, end) if done is not None else [])
             for pid, (first, end) in active.ranges.items()

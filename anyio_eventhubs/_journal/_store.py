@@ -249,7 +249,7 @@ class JournalStore(EventAppending):
             and active.ranges
             and active.resolved(outcomes.resolved)
         ):
-            self._segments.append(self._roll())
+            self._segments.append(writer.roll())  # (no index: it is deleted below)
             dead.append(active)
         if not dead:
             return
