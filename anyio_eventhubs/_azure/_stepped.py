@@ -14,8 +14,9 @@ the loop's selector has an event (its fd is readable: sockets, and the self-pipe
 :meth:`SteppedBridge.run` has given it a task. While a step runs, sniffio names asyncio.
 
 It reads two attributes of CPython's selector event loop (``_ready``, the callbacks due
-now, and ``_scheduled``, the timers); :func:`can_step` checks for them, and without them
-(or on Windows, whose Trio cannot wait on a selector's fd) the thread bridge is used.
+now, and ``_scheduled``, the timers); :func:`can_step` checks for them, and without them,
+on Windows (whose Trio cannot wait on a selector's fd), or where an asyncio loop already
+runs on the thread (Trio in guest mode on asyncio), the thread bridge is used.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ _RECANCEL_INTERVAL = 0.1
 
 
 def can_step(loop: asyncio.AbstractEventLoop, selector: selectors.BaseSelector) -> bool:
-    """Whether *loop* exposes what the driver reads, and Trio can wait on *selector*."""
+    """Whether *loop* exposes what the driver reads, Trio can wait on *selector*, and no
+    asyncio loop runs on this thread already (Trio as a guest of asyncio, for example)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return False
     return (
         sys.platform != "win32"
         and callable(getattr(selector, "fileno", None))

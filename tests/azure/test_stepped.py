@@ -4,6 +4,8 @@ Trio): timers, executor threads, sniffio, a cancelled caller's clean-up, leftove
 from __future__ import annotations
 
 import asyncio
+import selectors
+import sys
 import threading
 
 import anyio
@@ -11,6 +13,7 @@ import pytest
 import sniffio
 
 from anyio_eventhubs._azure._bridge import open_bridge
+from anyio_eventhubs._azure._stepped import can_step
 
 pytestmark = pytest.mark.anyio
 
@@ -84,3 +87,18 @@ async def test_tasks_left_on_the_loop(backend_name: str) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert state == ["cancelled"]
+
+
+def test_no_stepping_on_a_thread_where_an_asyncio_loop_runs() -> None:
+    # e.g. Trio as a guest of asyncio: asyncio would refuse to run a second loop there
+    selector = selectors.DefaultSelector()
+    loop = asyncio.SelectorEventLoop(selector)
+    try:
+
+        async def from_a_running_loop() -> bool:
+            return can_step(loop, selector)
+
+        assert not asyncio.run(from_a_running_loop())
+        assert can_step(loop, selector) is (sys.platform != "win32")
+    finally:
+        loop.close()
