@@ -26,7 +26,8 @@ So that a stream of ``EventData`` does not stop at that bound while its batch ma
 round trip, the queued events are sent once half the bound is held and half of it is
 queued (:attr:`PartitionState.event_data_due_at`): that batch is in flight while the
 caller queues the other half. Not where the transport sends from a thread of its own
-(azure-eventhub's client under Trio): that sender would contend with the queueing task
+(azure-eventhub's client under Trio where its loop cannot be stepped on Trio's thread,
+see ``_azure/_stepped.py``): that sender would contend with the queueing task
 for the GIL, which costs more than the wait it saves.
 ``bytes`` and ``str`` are not counted there (flat objects about their encoded size,
 which the garbage collector does not track), nor are recovered events

@@ -4,7 +4,10 @@ azure-eventhub's client needs an asyncio event loop. :func:`open_bridge` gives a
 :class:`Bridge` whose :meth:`~Bridge.run` awaits a coroutine function on that loop:
 
 - under asyncio, the caller's own loop: ``run`` just awaits it;
-- under Trio, a new asyncio loop in a thread that ``open_bridge`` starts on entry and
+- under Trio, a new asyncio loop stepped on Trio's own thread (``_stepped``: no second
+  thread to hand the GIL to), where the loop allows it; else (Windows, or a CPython
+  whose loop lacks what the stepping reads)
+- a new asyncio loop in a thread that ``open_bridge`` starts on entry and
   joins on exit (no thread outlives the ``async with``). ``run`` schedules the coroutine
   as a task on that loop and sleeps in Trio until the task is done; cancelling the Trio
   caller cancels the task (again every 0.1 s until it ends) and waits for it to finish,
@@ -15,12 +18,15 @@ azure-eventhub's client needs an asyncio event loop. :func:`open_bridge` gives a
 from __future__ import annotations
 
 import asyncio
+import selectors
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 import sniffio
+
+from ._stepped import can_step, open_stepped_loop
 
 __all__ = ["Bridge", "open_bridge"]
 
@@ -136,6 +142,13 @@ async def open_bridge() -> AsyncIterator[Bridge]:
         return
     import trio  # only needed (and imported) under Trio
 
+    selector: Any = selectors.DefaultSelector()
+    stepped = asyncio.SelectorEventLoop(selector)
+    if can_step(stepped, selector):
+        async with open_stepped_loop(stepped, selector.fileno()) as stepped_bridge:
+            yield stepped_bridge
+        return
+    stepped.close()
     loop = asyncio.new_event_loop()
     token = trio.lowlevel.current_trio_token()
     stopped = trio.Event()

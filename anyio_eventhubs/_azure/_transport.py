@@ -8,7 +8,8 @@ unknown hub or an unreachable namespace fails the ``async with``, within
 owns retries and timeouts.
 
 Every call into the client goes through the :mod:`._bridge` (the caller's loop under
-asyncio, a loop in a thread of ours under Trio) and through :func:`._errors.map_exceptions`.
+asyncio, a loop stepped on Trio's thread under Trio, or in a thread of ours where it
+cannot be) and through :func:`._errors.map_exceptions`.
 ``connect(idempotent=True)`` publishes idempotently (:mod:`._idempotent`).
 """
 
@@ -159,7 +160,7 @@ class AzureConnection:
 
     @property
     def sends_in_thread(self) -> bool:
-        """Whether sends run on a thread of their own (the bridge's loop, under Trio)."""
+        """Whether sends run on a thread of their own (the bridge's thread, see _bridge)."""
         return self._bridge.in_thread
 
     # -- the TransportConnection protocol ----------------------------------------------

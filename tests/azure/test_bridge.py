@@ -8,6 +8,7 @@ import threading
 import anyio
 import pytest
 
+from anyio_eventhubs._azure import _bridge
 from anyio_eventhubs._azure._bridge import open_bridge
 
 pytestmark = pytest.mark.anyio
@@ -21,7 +22,15 @@ async def on_loop(value: int) -> tuple[int, str]:
     return value * 2, threading.current_thread().name
 
 
-async def test_run_returns_the_result_from_an_asyncio_loop(backend_name: str) -> None:
+@pytest.fixture
+def unsteppable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make open_bridge fall back to its thread (the loop in a thread of its own)."""
+    monkeypatch.setattr(_bridge, "can_step", lambda loop, selector: False)
+
+
+async def test_run_returns_the_result_from_an_asyncio_loop(
+    backend_name: str, unsteppable: None
+) -> None:
     async with open_bridge() as bridge:
         result, thread_name = await bridge.run(on_loop, 21)
     assert result == 42
@@ -43,9 +52,12 @@ async def test_run_raises_what_the_coroutine_raises() -> None:
             await bridge.run(fail)
 
 
+@pytest.mark.parametrize("stepped", [True, False], ids=["stepped", "thread"])
 async def test_cancelling_the_caller_cancels_the_coroutine_and_waits_for_it(
-    backend_name: str,
+    backend_name: str, stepped: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not stepped:
+        monkeypatch.setattr(_bridge, "can_step", lambda loop, selector: False)
     started = anyio.Event()
     token = anyio.lowlevel.current_token()
     state: list[str] = []
@@ -82,7 +94,7 @@ async def test_cancelling_the_caller_cancels_the_coroutine_and_waits_for_it(
         assert (await bridge.run(on_loop, 1))[0] == 2
 
 
-async def test_the_bridge_thread_ends_with_the_block(backend_name: str) -> None:
+async def test_the_bridge_thread_ends_with_the_block(backend_name: str, unsteppable: None) -> None:
     async with open_bridge():
         names = {t.name for t in threading.enumerate()}
         assert (BRIDGE_THREAD in names) is (backend_name == "trio")

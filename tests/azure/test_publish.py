@@ -17,6 +17,7 @@ from anyio_eventhubs import (
     open_streaming_producer,
     partition_for_key,
 )
+from anyio_eventhubs._azure import _bridge
 from anyio_eventhubs.testing.emulator import EventHubsEmulator
 
 from ..emulator_fixtures import SMALL_MAX_MESSAGE_SIZE
@@ -197,11 +198,23 @@ async def test_everything_published_reads_back_with_the_official_consumer(
     assert got == want
 
 
-async def test_event_data_go_out_early_unless_sends_run_in_a_thread(
-    connection_string: str, backend_name: str
+async def test_event_data_go_out_early_on_both_backends(connection_string: str) -> None:
+    # the client's loop runs on the caller's thread under Trio too (stepped), so no
+    # batch sent while the caller queues contends with it for the GIL
+    async with open_streaming_producer(connection_string, max_queued_events=10) as producer:
+        due_at = {part.event_data_due_at for part in producer._parts.values()}
+        for i in range(20):
+            await producer.queue_for_send(EventData(b"%d" % i))
+    assert due_at == {5}
+    assert producer.statistics().published == 20
+
+
+async def test_event_data_keep_the_plain_bound_when_sends_run_in_a_thread(
+    connection_string: str, backend_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # under Trio the client's loop runs in a thread of ours: a batch sent while the
-    # caller queues would contend with it for the GIL, so EventData keep the plain bound
+    # where the loop cannot be stepped, Trio's runs in a thread of ours: a batch sent
+    # while the caller queues would contend with it for the GIL
+    monkeypatch.setattr(_bridge, "can_step", lambda loop, selector: False)
     async with open_streaming_producer(connection_string, max_queued_events=10) as producer:
         due_at = {part.event_data_due_at for part in producer._parts.values()}
         for i in range(20):
