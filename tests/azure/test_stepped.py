@@ -32,14 +32,19 @@ async def test_the_loop_runs_on_the_callers_thread_and_names_asyncio(backend_nam
     assert library == "asyncio"
 
 
+async def sleep_then(seconds: float, result: str) -> str:
+    await asyncio.sleep(seconds)
+    return result
+
+
 async def test_a_timer_on_the_loop_wakes_it() -> None:
     async with open_bridge() as bridge:
         with anyio.fail_after(5):
-            assert await bridge.run(asyncio.sleep, 0.02, "slept") == "slept"
+            assert await bridge.run(sleep_then, 0.02, "slept") == "slept"
 
 
 async def test_a_result_from_an_executor_thread_wakes_the_loop() -> None:
-    async def in_executor() -> str:
+    async def in_executor() -> threading.Thread:
         return await asyncio.get_running_loop().run_in_executor(None, threading.current_thread)
 
     async with open_bridge() as bridge:
@@ -53,7 +58,7 @@ async def test_a_cancelled_callers_shielded_clean_up_still_runs_on_the_loop() ->
         async with open_bridge() as bridge:
             outer.cancel()  # cancels everything in the block, the loop's stepping excepted
             with anyio.CancelScope(shield=True), anyio.fail_after(5):
-                result = await bridge.run(asyncio.sleep, 0.01, "closed")
+                result = await bridge.run(sleep_then, 0.01, "closed")
             await anyio.lowlevel.checkpoint()  # the cancellation was in effect all along
     assert result == "closed"
     assert outer.cancelled_caught
