@@ -23,6 +23,10 @@ __all__ = ["SingleEventQueueing"]
 
 #: queue_for_send lets other tasks run at least once every this many accepted events
 _YIELD_EVERY = 64
+#: the types whose events join a run when queued with a key or a partition id (without a
+#: journal): a subclass of ``EventData`` keeps a ``QueuedEvent`` (a run counts the
+#: ``EventData`` it holds by exact type when it splits)
+_JOINS_RUNS = frozenset((bytes, str, EventData))
 
 
 class SingleEventQueueing(ManyEventsQueueing):
@@ -92,6 +96,11 @@ class SingleEventQueueing(ManyEventsQueueing):
             if journal is not None:  # (bytes: see above) raises: not accepted
                 journal.accepted_body(pid, part.ledger.accepted, message)
             part.accept_body(event, message, size, self._current_time(), held)
+        elif journal is None and type(event) in _JOINS_RUNS and not part.queue.sealed:
+            # keyed or to a partition: it joins the run too (no object of ours held)
+            part.accept_body(
+                event, item.encoded, item.size, self._current_time(), type(event) is EventData
+            )
         else:
             if journal is not None:
                 item.seq = part.ledger.accepted

@@ -157,9 +157,10 @@ async def test_mixed_runs_of_bytes_and_event_data_split_publish_and_clear_once()
                 await producer.queue_for_send(event)
             with anyio.fail_after(5):
                 await hub.wait_sends_in_flight(2)
-            # rich has more than a body: it went through prepare, as a QueuedEvent
+            # rich has more than a body: prepare encoded it, and it joined a run too
             pending = producer._parts["0"].queue._pending
-            assert [i.event for i in pending if type(i) is QueuedEvent] == [rich]
+            assert not [i for i in pending if type(i) is QueuedEvent]
+            assert [e for i in pending for e in events_of([i]) if e is rich] == [rich]
             assert await producer.clear() == 120
             assert [p.held_event_data for p in producer._parts.values()] == [0, 0]
         finally:
@@ -170,3 +171,59 @@ async def test_mixed_runs_of_bytes_and_event_data_split_publish_and_clear_once()
     assert sorted(map(id, rec.failed_events)) == sorted(map(id, events))
     (published_rich,) = [e for e in hub.published_events("0") if e.properties]
     assert published_rich.properties == {b"k": b"v"}
+
+
+class _MyEventData(EventData):
+    """A subclass: a run counts the ``EventData`` it holds by exact type."""
+
+
+@pytest.mark.anyio
+async def test_keyed_and_routed_events_join_runs_and_are_held_until_their_outcome() -> None:
+    hub = InMemoryEventHub(2)
+    hub.hold_sends()
+    rec = Recorder()
+    rich = EventData(b"rich")
+    rich.properties = {"k": "v"}
+    sub = _MyEventData(b"sub")
+    calls: list[tuple[bytes | str | EventData, dict[str, str]]] = [
+        (b"keyed bytes", {"partition_key": "a"}),
+        (_event_data(1), {"partition_key": "a"}),
+        ("keyed str", {"partition_key": "a"}),
+        (rich, {"partition_id": "0"}),
+        (sub, {"partition_id": "0"}),
+        (_event_data(2), {"partition_id": "0"}),
+    ]
+    async with open_streaming_producer(
+        transport=hub, max_wait_time=None, max_queued_events=100, **rec.handlers()
+    ) as producer:
+        try:
+            for event, route in calls:
+                await producer.queue_for_send(event, **route)
+            pending = {pid: list(p.queue._pending) for pid, p in producer._parts.items()}
+            queued = {pid: events_of(items) for pid, items in pending.items()}
+            singles = [
+                i.event for items in pending.values() for i in items if type(i) is QueuedEvent
+            ]
+            assert singles == [sub]  # the subclass alone keeps an object of ours
+            held = {pid: p.held_event_data for pid, p in producer._parts.items()}
+            assert sum(held.values()) == 4  # every EventData is held, the subclass too
+            hub.release_sends()
+            with anyio.fail_after(5):
+                await producer.flush()
+        finally:
+            hub.release_sends()
+        assert [p.held_event_data for p in producer._parts.values()] == [0, 0]
+    keyed = [e for e, route in calls if "partition_key" in route]
+    routed = [e for e, route in calls if "partition_id" in route]
+    by_partition = rec.by_partition()
+    assert [e for e in by_partition["0"] if any(e is r for r in routed)] == routed
+    all_reported = [e for pid in ("0", "1") for e in by_partition[pid]]
+    assert sorted(map(id, all_reported)) == sorted(map(id, keyed + routed))
+    # the same partition for every event of a key, in order
+    (key_pid,) = {pid for pid in ("0", "1") if any(e is keyed[0] for e in by_partition[pid])}
+    assert [e for e in by_partition[key_pid] if any(e is k for k in keyed)] == keyed
+    assert [q for q in queued[key_pid] if any(q is k for k in keyed)] == keyed
+    published = hub.published_events("0") + hub.published_events("1")
+    (published_rich,) = [e for e in published if e.properties]
+    assert published_rich.properties == {b"k": b"v"}
+    assert {e.partition_key for e in published if e.partition_key} == {b"a"}
