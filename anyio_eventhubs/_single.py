@@ -5,8 +5,9 @@ events at once). A ``bytes`` event for round robin is queued with no object of i
 own: its parts join a run at its partition's queue tail
 (:meth:`~anyio_eventhubs._partition.PartitionState.accept_body`), after the journal, if
 any, has them (:meth:`~anyio_eventhubs._journaling.ProducerJournal.accepted_body`). So
-is an ``EventData`` for round robin that encodes as its body alone, without a journal:
-the garbage collector then walks only the caller's objects, which the run holds (and
+is an ``EventData`` for round robin that encodes as its body alone, without a journal;
+and, without a journal, an event with a key or a partition id, once encoded: the
+garbage collector then walks only the caller's objects, which the run holds (and
 counts) until their outcome.
 """
 
