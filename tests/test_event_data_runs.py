@@ -9,7 +9,7 @@ import anyio
 import pytest
 from azure.eventhub import EventData
 
-from anyio_eventhubs import EventTooLargeError, open_streaming_producer
+from anyio_eventhubs import EventTooLargeError, StreamingProducer, open_streaming_producer
 from anyio_eventhubs._events import QueuedEvent, encode_event
 from anyio_eventhubs._intake import Intake
 from anyio_eventhubs._runs import QueuedRun, events_of
@@ -24,6 +24,12 @@ def _body(i: int) -> bytes:
 
 def _event_data(i: int) -> EventData:
     return EventData(_body(i))
+
+
+async def _release_and_flush(hub: InMemoryEventHub, producer: StreamingProducer) -> None:
+    hub.release_sends()
+    with anyio.fail_after(5):
+        await producer.flush()
 
 
 @pytest.mark.parametrize("size", [0, 1, 250, 251, 255, 256, 300, 70_000])
@@ -93,9 +99,7 @@ async def test_round_robin_event_data_join_runs_and_are_held_until_their_outcome
                 assert run.event_data == 3
                 assert events_of([run]) == events[int(pid) :: 2]
                 assert part.held_event_data == 3
-            hub.release_sends()
-            with anyio.fail_after(5):
-                await producer.flush()
+            await _release_and_flush(hub, producer)
         finally:
             hub.release_sends()
         assert [p.held_event_data for p in producer._parts.values()] == [0, 0]
@@ -207,9 +211,7 @@ async def test_keyed_and_routed_events_join_runs_and_are_held_until_their_outcom
             assert singles == [sub]  # the subclass alone keeps an object of ours
             held = {pid: p.held_event_data for pid, p in producer._parts.items()}
             assert sum(held.values()) == 4  # every EventData is held, the subclass too
-            hub.release_sends()
-            with anyio.fail_after(5):
-                await producer.flush()
+            await _release_and_flush(hub, producer)
         finally:
             hub.release_sends()
         assert [p.held_event_data for p in producer._parts.values()] == [0, 0]

@@ -26,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 import sniffio
 
-from ._stepped import can_step, open_stepped_loop
+from ._stepped import can_step, open_stepped_loop, tidy
 
 __all__ = ["Bridge", "open_bridge"]
 
@@ -121,13 +121,7 @@ def _run_loop(loop: asyncio.AbstractEventLoop, on_exit: Callable[[], None]) -> N
     try:
         asyncio.set_event_loop(loop)
         loop.run_forever()
-        leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
-        for task in leftovers:
-            task.cancel()
-        if leftovers:
-            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.run_until_complete(tidy(loop))
     finally:
         asyncio.set_event_loop(None)
         loop.close()

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import sniffio
 
-__all__ = ["SteppedBridge", "can_step", "open_stepped_loop"]
+__all__ = ["SteppedBridge", "can_step", "open_stepped_loop", "tidy"]
 
 T = TypeVar("T")
 
@@ -163,7 +163,7 @@ async def open_stepped_loop(
     finally:
         with trio.CancelScope(shield=True):
             try:
-                await bridge.run(_tidy, loop)
+                await bridge.run(tidy, loop)
             finally:
                 bridge.stop()
                 await bridge.ended.wait()
@@ -171,8 +171,9 @@ async def open_stepped_loop(
         loop.close()
 
 
-async def _tidy(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel the tasks left on *loop*, wait for them, and shut down its executor."""
+async def tidy(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the tasks left on *loop*, wait for them, and shut down its async
+    generators and executor (on the loop, stepped or in its thread, before it closes)."""
     current = asyncio.current_task()
     leftovers = [t for t in asyncio.all_tasks(loop) if t is not current and not t.done()]
     for task in leftovers:
