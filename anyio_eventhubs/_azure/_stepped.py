@@ -182,3 +182,8 @@ async def tidy(loop: asyncio.AbstractEventLoop) -> None:
         await asyncio.gather(*leftovers, return_exceptions=True)
     await loop.shutdown_asyncgens()
     await loop.shutdown_default_executor()
+    # a transport closed by those cancellations closes its socket in a callback of the
+    # next iterations: run them before the loop stops (else the socket is left to the
+    # garbage collector, with a ResourceWarning)
+    for _ in range(3):
+        await asyncio.sleep(0)
