@@ -26,14 +26,11 @@ from typing import Any, Protocol, TypeVar
 
 import sniffio
 
-from ._stepped import can_step, open_stepped_loop, tidy
+from ._stepped import RECANCEL_INTERVAL, call, can_step, open_stepped_loop, tidy
 
 __all__ = ["Bridge", "open_bridge"]
 
 T = TypeVar("T")
-
-#: seconds between two cancellations of an asyncio task that has not ended yet
-_RECANCEL_INTERVAL = 0.1
 
 
 class Bridge(Protocol):
@@ -82,7 +79,7 @@ class _ThreadBridge:
             self._token.run_sync_soon(finished.set)
 
         def start() -> None:  # on the loop thread
-            task = self._loop.create_task(_call(function, args))
+            task = self._loop.create_task(call(function, args))
             task.add_done_callback(on_done)
             tasks.append(task)
 
@@ -101,7 +98,7 @@ class _ThreadBridge:
             with trio.CancelScope(shield=True):
                 while not finished.is_set():
                     self._loop.call_soon_threadsafe(cancel)
-                    with trio.move_on_after(_RECANCEL_INTERVAL):
+                    with trio.move_on_after(RECANCEL_INTERVAL):
                         await finished.wait()
             if not tasks[0].cancelled():
                 tasks[0].exception()  # mark the outcome retrieved; it no longer matters
@@ -110,10 +107,6 @@ class _ThreadBridge:
         if task.cancelled():
             raise RuntimeError("the azure-eventhub call was cancelled on its event loop")
         return task.result()
-
-
-async def _call(function: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
-    return await function(*args)
 
 
 def _run_loop(loop: asyncio.AbstractEventLoop, on_exit: Callable[[], None]) -> None:

@@ -30,12 +30,12 @@ from typing import Any, TypeVar
 
 import sniffio
 
-__all__ = ["SteppedBridge", "can_step", "open_stepped_loop", "tidy"]
+__all__ = ["RECANCEL_INTERVAL", "SteppedBridge", "call", "can_step", "open_stepped_loop", "tidy"]
 
 T = TypeVar("T")
 
 #: seconds between two cancellations of an asyncio task that has not ended yet
-_RECANCEL_INTERVAL = 0.1
+RECANCEL_INTERVAL = 0.1
 
 
 def can_step(loop: asyncio.AbstractEventLoop, selector: selectors.BaseSelector) -> bool:
@@ -72,7 +72,7 @@ class SteppedBridge:
     async def run(self, function: Callable[..., Awaitable[T]], *args: Any) -> T:
         trio = self._trio
         finished = trio.Event()
-        task = self._loop.create_task(_call(function, args))
+        task = self._loop.create_task(call(function, args))
         task.add_done_callback(lambda _: finished.set())
         self._kick()
         try:
@@ -84,7 +84,7 @@ class SteppedBridge:
                 while not finished.is_set():
                     task.cancel()
                     self._kick()
-                    with trio.move_on_after(_RECANCEL_INTERVAL):
+                    with trio.move_on_after(RECANCEL_INTERVAL):
                         await finished.wait()
             if not task.cancelled():
                 task.exception()  # mark the outcome retrieved; it no longer matters
@@ -140,7 +140,7 @@ def _nothing() -> None:
     pass
 
 
-async def _call(function: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
+async def call(function: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
     return await function(*args)
 
 
