@@ -70,6 +70,8 @@ __all__ = [
     "KIND_EVENT_DATA",
     "KIND_STR",
     "MAGIC",
+    "NO_KEY",
+    "ONE_SPAN_SIZE",
     "OUTCOME",
     "PRODUCER_STATE",
     "RECORD_TYPES",
@@ -118,6 +120,10 @@ FRAME_SIZE: Final = _FRAME.size
 _ENTRY = struct.Struct("<QIBBH")
 _SPAN = struct.Struct("<BQQI")
 _ONE_SPAN = struct.Struct("<HBQQI")
+#: the summary of a one-partition ``EVENTS`` record, before its partition id
+ONE_SPAN_SIZE: Final = _ONE_SPAN.size
+#: an entry's key length when it has no key
+NO_KEY: Final = _NO_KEY
 #: partition ids seen, decoded (a cache: there are few)
 _PIDS: dict[bytes | memoryview, str] = {}
 _OUTCOME = struct.Struct("<QQQB")

@@ -26,10 +26,6 @@ __all__ = ["JournaledRun", "one_event", "one_event_at", "stream_unresolved_runs"
 #: the most events one run holds (what recovery queues, and adopts, in one step)
 RUN_LIMIT = 512
 
-_ONE_SPAN = struct.Struct("<HBQQI")
-_ENTRY = struct.Struct("<QIBBH")
-_NO_KEY = 0xFFFF
-
 
 class JournaledRun:
     """Events ``seq`` to ``seq + len(messages) - 1`` of *partition_id* in *generation*,
@@ -87,7 +83,7 @@ def one_event(body: memoryview | bytes) -> tuple[str, int, int, int] | None:
 
 def one_event_at(data: memoryview | bytes, at: int, stop: int) -> tuple[str, int, int, int] | None:
     """:func:`one_event` of the record body ``data[at:stop]``; offsets in *data*."""
-    if stop - at < _ONE_SPAN.size or data[at] != 1 or data[at + 1] != 0:
+    if stop - at < fmt.ONE_SPAN_SIZE or data[at] != 1 or data[at + 1] != 0:
         return None
     layout = _LAYOUTS[data[at + 2]]
     head = at + layout.head
@@ -97,7 +93,7 @@ def one_event_at(data: memoryview | bytes, at: int, stop: int) -> tuple[str, int
     _, _, first, last, count, raw_pid, seq, size, kind, entry_pid_len, key_len = layout.unpack(
         data, at
     )
-    start = head + n if key_len == _NO_KEY else head + n + key_len
+    start = head + n if key_len == fmt.NO_KEY else head + n + key_len
     if (
         count != 1
         or first != seq
@@ -114,7 +110,7 @@ def one_event_at(data: memoryview | bytes, at: int, stop: int) -> tuple[str, int
             pid = raw_pid.decode("utf-8")
             if len(_PIDS) < 4096:
                 _PIDS[raw_pid] = pid
-        if key_len != _NO_KEY:  # (not needed here, but it must be text)
+        if key_len != fmt.NO_KEY:  # (not needed here, but it must be text)
             bytes(data[head + n : start]).decode("utf-8")
     except UnicodeDecodeError:
         return None
