@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from ._encoding import BATCH_ENVELOPE_SIZE
 from ._events import Event, QueuedEvent
-from ._runs import QueuedItem, QueuedRun, end_seq
+from ._runs import UNHELD, QueuedItem, QueuedRun, end_seq
 
 __all__ = ["Batch", "OutcomeLedger", "PartitionQueue"]
 
@@ -148,7 +148,8 @@ class PartitionQueue:
 
         :param body: the caller's object: ``bytes``, or an ``EventData`` that encodes as
             its body alone (then *event_data* is 1, counted in the run's
-            :attr:`~anyio_eventhubs._runs.QueuedRun.event_data`).
+            :attr:`~anyio_eventhubs._runs.QueuedRun.event_data`), or
+            :data:`~anyio_eventhubs._runs.UNHELD` for an ``EventData`` not kept.
         :param message: its encoded message; *size*: what it adds to a batch.
         :param seq: its sequence number (the one after the queue's last event).
         :returns: as :meth:`add`.
@@ -166,6 +167,8 @@ class PartitionQueue:
                 run.count += 1
                 run.size += size
                 run.event_data += event_data
+                if body is UNHELD:
+                    run.unheld += 1
                 self._extra += 1
                 if behind:
                     self.backlog += 1
@@ -173,7 +176,7 @@ class PartitionQueue:
                     self._head_extra += 1
                     self._head_size += size
                 return False
-        run = QueuedRun([body], [message], [size], size, seq, now, event_data)
+        run = QueuedRun([body], [message], [size], size, seq, now, event_data, int(body is UNHELD))
         run.arrivals = [now]
         self._open = run
         pending.append(run)

@@ -44,7 +44,7 @@ async def drop_events(
             error = EventClearedError(may_have_been_published=False, reason=reason)
             try:
                 await reporter.failed(
-                    events_of(pending),
+                    events_of(pending) if reporter.reads_failure(raise_if_unhandled) else (),
                     part.id,
                     error,
                     resendable=False,

@@ -99,7 +99,11 @@ class PublishError(EventHubsError):
     of the ``async with`` block. Several at once arrive as an ``ExceptionGroup``: catch
     them with ``except* PublishError``.
 
-    :ivar events: the events of the batch, as they were queued.
+    :ivar events: the events of the batch, as they were queued. An ``EventData`` is the
+        object that was queued if the producer holds it (it has an
+        ``on_publish_succeeded`` handler, or a journal); otherwise the producer kept only
+        its encoded message, and this is an ``EventData`` decoded from it (the same body,
+        properties and partition key, as sent).
     :ivar partition_id: the partition the batch was for.
     :ivar may_have_been_published: ``True`` if any attempt may have reached the service
         and been stored (a lost acknowledgement, a timeout, a cancelled send): re-sending

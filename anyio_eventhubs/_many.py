@@ -28,11 +28,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from anyio.lowlevel import checkpoint
+from azure.eventhub import EventData
 
 from ._events import Event, QueuedEvent
 from ._exceptions import ProducerClosedError
 from ._partition import PartitionState
-from ._runs import PreparedRuns
+from ._runs import UNHELD, PreparedRuns
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -94,9 +95,16 @@ def _prepare(
     prepared = None
     if producer._journal is None:
         prepared = intake.prepare_runs(events, partition_id, partition_key)
-    route, items = (
-        intake.prepare_many(events, partition_id, partition_key) if prepared is None else prepared
-    )
+    items: list[QueuedEvent] | PreparedRuns
+    if prepared is not None:
+        route, items = prepared
+    else:
+        route, singles = intake.prepare_many(events, partition_id, partition_key)
+        if not producer._holds_event_data and producer._journal is None:
+            for item in singles:  # (no handler to give them back to: see _runs.UNHELD)
+                if type(item.event) is EventData:
+                    item.event = UNHELD
+        items = singles
     parts = producer._parts
     return tuple(parts[pid] for pid in route), items
 
@@ -259,6 +267,10 @@ class ManyEventsQueueing:
     _closed: bool
     _identifier: str
     _journal: ProducerJournal | None
+    #: whether the caller's ``EventData`` are held until their outcome (the producer has a
+    #: handler, which gets the very objects back); else :data:`~._runs.UNHELD` stands
+    #: for each, without a journal (which records the events one by one)
+    _holds_event_data: bool
     _intake: Intake
     _options: ProducerOptions
     _parts: dict[str, PartitionState]
@@ -312,7 +324,8 @@ class ManyEventsQueueing:
         raises and nothing is accepted. Acceptance stops at the first event whose
         partition is full: ``max_queued_events`` of its events wait behind its head
         batch (which is full, and sent as soon as a send slot is free), or it holds
-        ``max_queued_events`` ``EventData`` without an outcome (then flushed).
+        ``max_queued_events`` ``EventData`` without an outcome for its handlers (then
+        flushed).
 
         :returns: how many events were accepted: ``events[:n]`` were, the rest were not.
         :raises TypeError: if *events* is not a sequence, or as ``queue_for_send``.

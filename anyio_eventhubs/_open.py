@@ -134,6 +134,9 @@ async def open_streaming_producer(
     :param on_publish_failed: called with :class:`~anyio_eventhubs.PublishFailedEventArgs`
         once the retry policy gives up on a batch; sync or async. Without it, failures are
         raised from the next ``flush()`` or the exit as :class:`~anyio_eventhubs.PublishError`.
+        With neither handler (and no journal), the producer keeps only the encoded message
+        of each ``EventData``, not the object: a ``PublishError`` gets ``EventData``
+        decoded from those messages.
     :param max_wait_time: seconds a partial batch waits after its first event before it
         is sent; ``None`` sends only full batches (and on flush).
     :param max_queued_events: per partition, events waiting behind the batch being filled

@@ -112,6 +112,12 @@ class Reporter:
             call.active = False
             current_handler_producer.reset(token)
 
+    def reads_failure(self, raise_if_unhandled: bool) -> bool:
+        """Whether a failure report will read its events (a handler's, or a raised
+        ``PublishError``): when not, :meth:`failed` may be given none (decoding the
+        events that the producer did not hold would be wasted)."""
+        return raise_if_unhandled or self._on_failed is not None
+
     async def succeeded(self, events: Sequence[Event], partition_id: str) -> None:
         if self._on_succeeded is not None:
             await self._call(self._on_succeeded, PublishSucceededEventArgs(events, partition_id))

@@ -13,6 +13,9 @@ Single round-robin events of ``queue_for_send`` join the run at the queue's tail
 same way (:meth:`~anyio_eventhubs._batching.PartitionQueue.add_body`): ``bytes``, and
 ``EventData`` that encode as their body alone, which a run counts
 (:attr:`QueuedRun.event_data`) because the producer holds them until their outcome.
+A producer without handlers does not hold them: the run keeps :data:`UNHELD` in the
+event's place, and the event's message alone (counted in :attr:`QueuedRun.unheld`); a
+report (a ``PublishError``) gets the event decoded from that message.
 
 The queue (:class:`~anyio_eventhubs._batching.PartitionQueue`) splits a run where a
 batch ends, so a batch holds whole items; handlers, the transport and ``clear()`` see
@@ -29,9 +32,11 @@ from typing import TypeAlias
 
 from azure.eventhub import EventData
 
+from ._codec import decode_message
 from ._events import Event, QueuedEvent
 
 __all__ = [
+    "UNHELD",
     "PreparedRuns",
     "QueuedItem",
     "QueuedRun",
@@ -40,6 +45,18 @@ __all__ = [
     "events_of",
     "messages_of",
 ]
+
+
+class _Unheld(bytes):
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNHELD"
+
+
+#: what a run holds in place of an ``EventData`` that the producer does not keep (it has
+#: no handler to give it back to): the event's encoded message stands for it
+UNHELD: bytes = _Unheld()
 
 
 class QueuedRun:
@@ -52,7 +69,9 @@ class QueuedRun:
     :ivar size: their sum.
     :ivar event_data: how many of the events are the caller's ``EventData`` (held until
         their outcome: :attr:`~anyio_eventhubs._partition.PartitionState.held_event_data`);
-        the others are ``bytes``.
+        the others are ``bytes``, or :data:`UNHELD`.
+    :ivar unheld: how many of the events are :data:`UNHELD` (an ``EventData`` of which
+        only its message is kept).
     """
 
     __slots__ = (
@@ -65,6 +84,7 @@ class QueuedRun:
         "seq",
         "size",
         "sizes",
+        "unheld",
     )
 
     def __init__(
@@ -76,6 +96,7 @@ class QueuedRun:
         seq: int = 0,
         arrived: float = 0.0,
         event_data: int = 0,
+        unheld: int = 0,
     ) -> None:
         self.events = events
         self.messages = messages
@@ -85,6 +106,7 @@ class QueuedRun:
         self.seq = seq
         self.arrived = arrived
         self.event_data = event_data
+        self.unheld = unheld
         #: each event's arrival, for a run that single events are appended to (see
         #: :meth:`~anyio_eventhubs._batching.PartitionQueue.add_body`); ``None``: all
         #: arrived at ``arrived``
@@ -120,6 +142,13 @@ class QueuedRun:
             else:
                 head.event_data = sum(1 for e in head.events if type(e) is EventData)
             rest.event_data = held - head.event_data
+        unheld = self.unheld
+        if unheld:
+            if unheld == self.count:
+                head.unheld = n
+            else:
+                head.unheld = sum(1 for e in head.events if e is UNHELD)
+            rest.unheld = unheld - head.unheld
         return head, rest
 
     def __repr__(self) -> str:
@@ -170,14 +199,22 @@ def event_count(items: Iterable[QueuedItem]) -> int:
 
 
 def events_of(items: Iterable[QueuedItem]) -> list[Event]:
-    """The caller's objects of *items*, in order, in a new list."""
+    """The caller's objects of *items*, in order, in a new list (an :data:`UNHELD`
+    event: decoded from its message, as a consumer would see it)."""
     out: list[Event] = []
     append, extend = out.append, out.extend
     for item in items:
         if type(item) is QueuedRun:
-            extend(item.events)
+            if item.unheld:
+                extend(
+                    decode_message(m) if e is UNHELD else e
+                    for e, m in zip(item.events, item.messages, strict=True)
+                )
+            else:
+                extend(item.events)
         else:
-            append(item.event)  # type: ignore[union-attr]
+            event = item.event  # type: ignore[union-attr]
+            append(decode_message(item.encoded) if event is UNHELD else event)  # type: ignore[union-attr]
     return out
 
 

@@ -96,7 +96,9 @@ class Sender:
                         break
                     cleared = isinstance(error, EventClearedError)
                     resend = await self._reporter.failed(
-                        self._events(send),
+                        self._events(send)
+                        if self._reporter.reads_failure(raise_if_unhandled)
+                        else (),
                         part.id,
                         error,
                         resendable=not cleared,

@@ -8,7 +8,9 @@ any, has them (:meth:`~anyio_eventhubs._journaling.ProducerJournal.accepted_body
 is an ``EventData`` for round robin that encodes as its body alone, without a journal;
 and, without a journal, an event with a key or a partition id, once encoded: the
 garbage collector then walks only the caller's objects, which the run holds (and
-counts) until their outcome.
+counts) until their outcome. A producer with no handler does not hold an ``EventData``
+at all (it has nothing to give it back to but a ``PublishError``, which gets it decoded
+from its message): the run keeps :data:`~anyio_eventhubs._runs.UNHELD` in its place.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ._events import Event, QueuedEvent
 from ._exceptions import ProducerClosedError
 from ._many import ManyEventsQueueing
 from ._partition import PartitionState
+from ._runs import UNHELD
 
 __all__ = ["SingleEventQueueing"]
 
@@ -45,6 +48,8 @@ class SingleEventQueueing(ManyEventsQueueing):
         if self._closed:
             raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
         pid, item = self._intake.prepare(event, partition_id, partition_key)
+        if type(event) is EventData and not self._holds_event_data and self._journal is None:
+            item.event = UNHELD  # (its message stands for it: see _runs.UNHELD)
         return self._parts[pid], item
 
     async def queue_for_send(
@@ -80,7 +85,11 @@ class SingleEventQueueing(ManyEventsQueueing):
                 small = self._intake.prepare_small_body(event)
             elif type(event) is EventData and journal is None:  # (its body alone, mostly)
                 small = self._intake.prepare_plain_event_data(event)
-                held = 1
+                if small is not None:  # (else prepare() below encodes it)
+                    if self._holds_event_data:
+                        held = 1
+                    else:
+                        event = UNHELD
         if small is None:
             pid, item = self._intake.prepare(event, partition_id, partition_key)
         else:
@@ -99,9 +108,13 @@ class SingleEventQueueing(ManyEventsQueueing):
             part.accept_body(event, message, size, self._current_time(), held)
         elif journal is None and type(event) in _JOINS_RUNS and not part.queue.sealed:
             # keyed or to a partition: it joins the run too (no object of ours held)
-            part.accept_body(
-                event, item.encoded, item.size, self._current_time(), type(event) is EventData
-            )
+            if type(event) is not EventData:
+                held = 0
+            elif self._holds_event_data:
+                held = 1
+            else:
+                held, event = 0, UNHELD
+            part.accept_body(event, item.encoded, item.size, self._current_time(), held)
         else:
             if journal is not None:
                 item.seq = part.ledger.accepted
@@ -134,7 +147,8 @@ class SingleEventQueueing(ManyEventsQueueing):
 
         :returns: ``True`` if accepted, ``False`` if ``max_queued_events`` events of the
             partition wait behind its head batch, or it holds ``max_queued_events``
-            ``EventData`` without an outcome (then what it holds is flushed).
+            ``EventData`` without an outcome for its handlers (then what it holds is
+            flushed).
         :raises TypeError: if an argument has the wrong type.
         :raises ValueError: if the partition does not exist, if both a partition id and a
             key are given, or if the key is empty.

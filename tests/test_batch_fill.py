@@ -148,9 +148,9 @@ def event_data(i: int) -> EventData:
 
 async def test_event_data_without_outcome_fills_a_partition_with_an_empty_backlog() -> None:
     hub = small_batch_hub()
-    hub.hold_sends()
+    hub.hold_sends()  # (a handler: the producer holds the EventData for it)
     async with open_streaming_producer(
-        transport=hub, max_wait_time=None, max_queued_events=2
+        transport=hub, max_wait_time=None, max_queued_events=2, **Recorder().handlers()
     ) as producer:
         with released_at_exit(hub):
             assert producer.try_queue_for_send(event_data(0))
@@ -200,9 +200,9 @@ async def test_event_data_go_out_once_half_the_bound_is_queued() -> None:
     # before: nothing was sent until the partition held max_queued_events EventData (no
     # deadline here), so a stream of them stopped there for every batch's round trip
     hub = small_batch_hub()
-    hub.hold_sends()
+    hub.hold_sends()  # (a handler: the producer holds the EventData for it)
     async with open_streaming_producer(
-        transport=hub, max_wait_time=None, max_queued_events=4
+        transport=hub, max_wait_time=None, max_queued_events=4, **Recorder().handlers()
     ) as producer:
         with released_at_exit(hub):
             assert producer.try_queue_for_send(event_data(0))

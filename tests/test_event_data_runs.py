@@ -1,7 +1,8 @@
 """A round-robin ``queue_for_send(EventData)`` whose event is its body alone joins a run,
 as a ``bytes`` event does: no object of ours per event (one less for the garbage
 collector to walk), yet every ``EventData`` is still held, counted against
-``max_queued_events`` and handed back to the handlers until its outcome."""
+``max_queued_events`` and handed back to the handlers until its outcome (a producer
+with no handler does not hold them: ``test_event_data_unheld``)."""
 
 from __future__ import annotations
 
@@ -113,8 +114,9 @@ async def test_round_robin_event_data_join_runs_and_are_held_until_their_outcome
 async def test_queue_for_send_of_event_data_keeps_the_bound_and_early_send() -> None:
     hub = InMemoryEventHub(1)
     hub.hold_sends()
+    rec = Recorder()  # (a handler: the producer holds the EventData for it)
     async with open_streaming_producer(
-        transport=hub, max_wait_time=None, max_queued_events=4
+        transport=hub, max_wait_time=None, max_queued_events=4, **rec.handlers()
     ) as producer:
         try:
             await producer.queue_for_send(_event_data(0))

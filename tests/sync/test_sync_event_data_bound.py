@@ -1,5 +1,6 @@
-"""The blocking producer counts an ``EventData`` from acceptance until its outcome (it
-holds the caller's object), and ``bytes`` only while they wait behind the head batch."""
+"""The blocking producer counts an ``EventData`` from acceptance until its outcome when it
+holds the caller's object (it has a handler), and ``bytes`` only while they wait behind
+the head batch."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from .helpers import PATIENCE, GatedHub
 def test_event_data_without_outcome_fill_a_partition_with_an_empty_backlog(backend: str) -> None:
     hub = GatedHub(partition_count=1)
     hub.hold()
-    with open_streaming_producer(
-        transport=hub, backend=backend, max_queued_events=2, max_wait_time=None
+    with open_streaming_producer(  # (a handler: the producer holds the EventData for it)
+        transport=hub,
+        backend=backend,
+        max_queued_events=2,
+        max_wait_time=None,
+        on_publish_succeeded=lambda args: None,
     ) as producer:
         producer.queue_for_send(EventData(b"0"))
         producer.queue_for_send(EventData(b"1"))
@@ -68,3 +73,19 @@ def test_a_refused_try_sends_a_head_batch_its_event_data_fill(backend: str) -> N
         hub.release()
         assert sent.wait(PATIENCE)  # nothing else was due: no deadline, no flush
     assert hub.hub.published_bodies("0") == [b"0", b"1"]
+
+
+def test_without_handlers_event_data_are_not_held_or_counted(backend: str) -> None:
+    hub = GatedHub(partition_count=1)
+    hub.hold()
+    with open_streaming_producer(
+        transport=hub, backend=backend, max_queued_events=2, max_wait_time=None
+    ) as producer:
+        # only their messages are kept: they count as bytes do, behind the head batch,
+        # so all five join it (held, the third would wait for an outcome that never comes)
+        for i in range(5):
+            producer.queue_for_send(EventData(b"%d" % i), timeout=PATIENCE)
+        assert producer.statistics().partitions["0"].queued == 5
+        assert hub.sends_started == 0
+        hub.release()
+    assert hub.hub.published_bodies("0") == [b"%d" % i for i in range(5)]
