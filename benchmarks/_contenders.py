@@ -119,6 +119,13 @@ async def _aeh(spec: dict[str, Any]) -> dict[str, Any]:
         options["max_wait_time"] = spec["max_wait_time"]
     if lat is not None:
         options["on_publish_succeeded"] = lambda args: lat.record(args.events)
+    elif spec.get("handler"):  # (the producer then holds each EventData until its outcome)
+        reported = [0]
+
+        def count(args: Any) -> None:
+            reported[0] += len(args.events)
+
+        options["on_publish_succeeded"] = count
     more: dict[str, Any] = {}
     clock = _Clock()
     async with open_streaming_producer(spec["conn"], **options) as producer:

@@ -20,7 +20,7 @@ from typing import Any
 
 from _runner import Config, for_each_run, measure, summarize
 
-__all__ = ["CONTENDERS", "describe_group", "run", "run_group"]
+__all__ = ["CONTENDERS", "HANDLER_CONTENDERS", "describe_group", "run", "run_group"]
 
 DESCRIPTION = (
     "Events/s publishing N events, client setup included; ratio to the raw pre-batched "
@@ -39,6 +39,18 @@ CONTENDERS: dict[str, dict[str, Any]] = {
     "azure-buffered-sync": {"kind": "azure-buffered-sync"},
     "raw-send-batch-setup": {"kind": "raw-send-batch", "warm": False},
     "raw-send-batch-warm": {"kind": "raw-send-batch", "warm": True},
+}
+
+#: the same ``EventData`` contenders with an ``on_publish_succeeded`` handler (which gets
+#: the caller's objects back, so the producer holds them until their outcome): not in
+#: ``run.py``'s set, for ``compare_trees.py --handler``
+HANDLER_CONTENDERS: dict[str, dict[str, Any]] = {
+    "aeh-asyncio-eventdata-handler": {
+        "kind": "aeh-asyncio",
+        "payload": "eventdata",
+        "handler": True,
+    },
+    "aeh-trio-eventdata-handler": {"kind": "aeh-trio", "payload": "eventdata", "handler": True},
 }
 
 

@@ -4,14 +4,15 @@
 
     git archive <base commit> | tar -x -C /tmp/before
     python benchmarks/compare_trees.py /tmp/before . [--repeats 3] [--large]
-        [--partitions 4] [--out FILE]
+        [--partitions 4] [--handler] [--out FILE]
 
 Runs the throughput contenders of ``_throughput`` against one emulator process, each
 repetition alternating the two trees (each child imports ``anyio_eventhubs`` from its
 tree through ``PYTHONPATH``), with azure-eventhub's asyncio ``buffered_mode`` once per
 repetition as the ratio's base. Default workloads: 200,000 x 100 B, 4 partitions
 (``--partitions`` to change it), round robin and keyed; ``--large``: 50,000 x 1 KiB and
-5,000 x 16 KiB, round robin. Prints the
+5,000 x 16 KiB, round robin; ``--handler`` adds the ``EventData`` contenders with an
+``on_publish_succeeded`` handler, for which the producer holds the events. Prints the
 median events/s (spread: half of max - min, over the median), the ratio to
 ``buffered_mode``, and the CPU per event of the producer's and the emulator's process.
 """
@@ -26,7 +27,7 @@ from typing import Any
 
 from _emulator_proc import EmulatorProcess
 from _runner import measure
-from _throughput import CONTENDERS, _cpu_seconds
+from _throughput import CONTENDERS, HANDLER_CONTENDERS, _cpu_seconds
 
 AEH = [
     "aeh-asyncio-bytes",
@@ -45,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("after", help="the second tree")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--large", action="store_true", help="1 KiB and 16 KiB events")
+    parser.add_argument(
+        "--handler",
+        action="store_true",
+        help="also EventData with an on_publish_succeeded handler (the producer holds them)",
+    )
     parser.add_argument("--out", help="write every sample here as JSON")
     parser.add_argument(
         "--partitions", type=int, default=4, help="of the hub (the emulator makes it)"
@@ -55,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.large:
         contenders = ["aeh-asyncio-bytes", "aeh-asyncio-bytes-many", "aeh-trio-bytes-many"]
         groups = [(1024, 50_000, "round_robin"), (16 * 1024, 5_000, "round_robin")]
+    if args.handler:
+        contenders = [*contenders, *HANDLER_CONTENDERS]
     rows: list[dict[str, Any]] = []
     with EmulatorProcess() as emulator:
         for rep in range(args.repeats):
@@ -66,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                     os.environ["PYTHONPATH"] = trees[tree]
                     pid, cpu = emulator.pid, _cpu_seconds(emulator.pid)
                     result = measure(
-                        emulator, {**spec, "routing": routing, **CONTENDERS[cid]}, timeout=900
+                        emulator,
+                        {**spec, "routing": routing, **{**CONTENDERS, **HANDLER_CONTENDERS}[cid]},
+                        timeout=900,
                     )
                     after = _cpu_seconds(emulator.pid)
                     row = {
