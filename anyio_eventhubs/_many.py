@@ -100,10 +100,7 @@ def _prepare(
         route, items = prepared
     else:
         route, singles = intake.prepare_many(events, partition_id, partition_key)
-        if not producer._holds_event_data and producer._journal is None:
-            for item in singles:  # (no handler to give them back to: see _runs.UNHELD)
-                if type(item.event) is EventData:
-                    item.event = UNHELD
+        producer._unhold(singles)
         items = singles
     parts = producer._parts
     return tuple(parts[pid] for pid in route), items
@@ -278,6 +275,15 @@ class ManyEventsQueueing:
     _cancel_pending: Callable[[], bool]
     _checkpoint_if_cancelled: Callable[[], Awaitable[None]]
     _cancel_shielded_checkpoint: Callable[[], Awaitable[None]]
+
+    def _unhold(self, items: list[QueuedEvent]) -> None:
+        """Keep only the message of each ``EventData`` of *items* (``UNHELD`` in its
+        place) if nothing could give the object back: no handler, no journal (which
+        records the events one by one)."""
+        if not self._holds_event_data and self._journal is None:
+            for item in items:
+                if type(item.event) is EventData:
+                    item.event = UNHELD
 
     async def queue_many_for_send(
         self,

@@ -70,6 +70,7 @@ class Core:
         if producer.is_closed:
             raise ProducerClosedError(f"the producer {producer.identifier!r} is closed")
         route, items = producer._intake.prepare_many(events, partition_id, partition_key)
+        producer._unhold(items)  # (as the async queue_many_for_send)
         parts = producer._parts
         if partition_id is None and partition_key is None:
             # round robin: this module's counter (the intake's is for the loop thread)

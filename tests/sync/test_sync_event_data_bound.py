@@ -85,7 +85,8 @@ def test_without_handlers_event_data_are_not_held_or_counted(backend: str) -> No
         # so all five join it (held, the third would wait for an outcome that never comes)
         for i in range(5):
             producer.queue_for_send(EventData(b"%d" % i), timeout=PATIENCE)
-        assert producer.statistics().partitions["0"].queued == 5
+        producer.queue_many_for_send([EventData(b"%d" % i) for i in range(5, 8)], timeout=PATIENCE)
+        assert producer.statistics().partitions["0"].queued == 8
         assert hub.sends_started == 0
         hub.release()
-    assert hub.hub.published_bodies("0") == [b"%d" % i for i in range(5)]
+    assert hub.hub.published_bodies("0") == [b"%d" % i for i in range(8)]
