@@ -23,6 +23,7 @@ from anyio_eventhubs import (
     EventData,
     NotFoundError,
     PublishError,
+    PublishFailedEventArgs,
     RetryOptions,
     StreamingProducer,
     open_streaming_producer,
@@ -106,8 +107,14 @@ async def test_a_permanent_failure_without_a_handler_leaves_the_block() -> None:
 async def test_publishing_waits_while_the_partition_is_full() -> None:
     hub = InMemoryEventHub(partition_count=1)
     hub.hold_sends()  # sends hang until released: the partition fills up
+    failures: list[PublishFailedEventArgs] = []
+    # with a handler, the producer holds each EventData until its outcome, at most
+    # max_queued_events of them per partition (without handlers it keeps only their
+    # encoded messages, and then only events waiting behind a full batch count)
     async with (
-        open_streaming_producer(transport=hub, max_queued_events=5) as producer,
+        open_streaming_producer(
+            transport=hub, max_queued_events=5, on_publish_failed=failures.append
+        ) as producer,
         anyio.create_task_group() as task_group,
     ):
         task_group.start_soon(publish_orders, producer, ORDERS[:8])
@@ -115,6 +122,7 @@ async def test_publishing_waits_while_the_partition_is_full() -> None:
         assert producer.get_partition_queued_event_count("0") == 5
         hub.release_sends()
     assert hub.published_count() == 8
+    assert failures == []
 
 
 if __name__ == "__main__":  # run these tests with pytest, in a process of their own
