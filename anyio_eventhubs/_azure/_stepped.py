@@ -187,3 +187,27 @@ async def tidy(loop: asyncio.AbstractEventLoop) -> None:
     # garbage collector, with a ResourceWarning)
     for _ in range(3):
         await asyncio.sleep(0)
+    # a transport still open now would be left to the collector once the loop closes (a
+    # TLS or websocket close that needs more round trips, a connection its client never
+    # closed): everything on this loop was the closed client's, so abort it, and let the
+    # loop run the callback that closes its socket
+    left = _open_transports(loop)
+    for transport in left:
+        transport.abort()
+    if left:
+        for _ in range(2):
+            await asyncio.sleep(0)
+
+
+def _open_transports(loop: asyncio.AbstractEventLoop) -> list[asyncio.Transport]:
+    """The transports whose sockets *loop*'s selector still watches (read or write)."""
+    selector = getattr(loop, "_selector", None)
+    if selector is None:
+        return []
+    found: dict[int, asyncio.Transport] = {}
+    for key in list(selector.get_map().values()):
+        for handle in key.data or ():  # (reader, writer) handles of a selector event loop
+            owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+            if isinstance(owner, asyncio.Transport):  # (not the loop's own self-pipe)
+                found[id(owner)] = owner
+    return list(found.values())

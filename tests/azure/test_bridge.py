@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 import anyio
+import anyio.abc
 import pytest
 
 from anyio_eventhubs._azure import _bridge
@@ -99,3 +100,51 @@ async def test_the_bridge_thread_ends_with_the_block(backend_name: str, unsteppa
         names = {t.name for t in threading.enumerate()}
         assert (BRIDGE_THREAD in names) is (backend_name == "trio")
     assert BRIDGE_THREAD not in {t.name for t in threading.enumerate()}
+
+
+@pytest.fixture(params=["stepped", "thread"])
+def loop_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Under Trio, the loop stepped on Trio's thread, or in a thread of its own."""
+    if request.param == "thread":
+        monkeypatch.setattr(_bridge, "can_step", lambda loop, selector: False)
+    kind: str = request.param
+    return kind
+
+
+async def test_a_connection_left_open_on_the_bridges_own_loop_is_closed_with_it(
+    backend_name: str, loop_kind: str
+) -> None:
+    # a client that leaves a connection open (or a TLS close still under way): under
+    # Trio the loop is the bridge's own, and its socket must not outlive it (it would be
+    # left to the garbage collector, with a ResourceWarning); under asyncio the loop is
+    # the caller's, and the bridge leaves what is on it alone
+    async def connect(port: int) -> asyncio.StreamWriter:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        return writer
+
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        accepted: list[anyio.abc.SocketStream] = []
+        arrived = anyio.Event()
+
+        async def keep(stream: anyio.abc.SocketStream) -> None:
+            accepted.append(stream)
+            arrived.set()
+
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(listener.serve, keep)
+            async with open_bridge() as bridge:
+                writer = await bridge.run(connect, port)
+                with anyio.fail_after(5):
+                    await arrived.wait()
+            (server_side,) = accepted
+            if backend_name == "trio":
+                assert writer.transport.is_closing()
+                with anyio.fail_after(5), pytest.raises(anyio.EndOfStream):
+                    await server_side.receive()  # the client's socket was closed
+            else:
+                assert not writer.transport.is_closing()
+                writer.close()
+                await writer.wait_closed()
+            await server_side.aclose()
+            task_group.cancel_scope.cancel()
