@@ -24,7 +24,7 @@ event (handlers still get the events one by one, in order).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from anyio.lowlevel import checkpoint
@@ -264,9 +264,9 @@ class ManyEventsQueueing:
     _closed: bool
     _identifier: str
     _journal: ProducerJournal | None
-    #: whether the caller's ``EventData`` are held until their outcome (the producer has a
-    #: handler, which gets the very objects back); else :data:`~._runs.UNHELD` stands
-    #: for each, without a journal (which records the events one by one)
+    #: whether the caller's ``EventData`` are held until their outcome: the producer has a
+    #: handler, which gets the very objects back, or a journal, which records the events
+    #: one by one; else :data:`~._runs.UNHELD` stands for each
     _holds_event_data: bool
     _intake: Intake
     _options: ProducerOptions
@@ -276,11 +276,10 @@ class ManyEventsQueueing:
     _checkpoint_if_cancelled: Callable[[], Awaitable[None]]
     _cancel_shielded_checkpoint: Callable[[], Awaitable[None]]
 
-    def _unhold(self, items: list[QueuedEvent]) -> None:
+    def _unhold(self, items: Iterable[QueuedEvent]) -> None:
         """Keep only the message of each ``EventData`` of *items* (``UNHELD`` in its
-        place) if nothing could give the object back: no handler, no journal (which
-        records the events one by one)."""
-        if not self._holds_event_data and self._journal is None:
+        place) if the producer does not hold them (:attr:`_holds_event_data`)."""
+        if not self._holds_event_data:
             for item in items:
                 if type(item.event) is EventData:
                     item.event = UNHELD

@@ -89,7 +89,9 @@ class StreamingProducer(SingleEventQueueing):
         )
         self._reporter = Reporter(self, options.on_publish_succeeded, options.on_publish_failed)
         self._holds_event_data = (
-            options.on_publish_succeeded is not None or options.on_publish_failed is not None
+            options.on_publish_succeeded is not None
+            or options.on_publish_failed is not None
+            or journal is not None
         )
         self._tasks = ProducerTasks(identifier, options.max_concurrent_sends)
         # why events are being dropped, and whether a drop with no failure handler is

@@ -48,8 +48,7 @@ class SingleEventQueueing(ManyEventsQueueing):
         if self._closed:
             raise ProducerClosedError(f"the producer {self._identifier!r} is closed")
         pid, item = self._intake.prepare(event, partition_id, partition_key)
-        if type(event) is EventData and not self._holds_event_data and self._journal is None:
-            item.event = UNHELD  # (its message stands for it: see _runs.UNHELD)
+        self._unhold((item,))
         return self._parts[pid], item
 
     async def queue_for_send(
