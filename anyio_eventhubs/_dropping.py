@@ -17,7 +17,7 @@ from anyio.lowlevel import checkpoint
 from ._exceptions import EventClearedError
 from ._partition import InFlightSend, PartitionState
 from ._reporting import Reporter
-from ._runs import QueuedItem, event_count, events_of
+from ._runs import QueuedItem, event_count
 
 __all__ = ["drop_events"]
 
@@ -44,7 +44,7 @@ async def drop_events(
             error = EventClearedError(may_have_been_published=False, reason=reason)
             try:
                 await reporter.failed(
-                    events_of(pending) if reporter.reads_failure(raise_if_unhandled) else (),
+                    reporter.failure_events(pending, raise_if_unhandled),
                     part.id,
                     error,
                     resendable=False,

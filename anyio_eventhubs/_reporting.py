@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -27,6 +27,7 @@ import anyio
 from ._events import Event, PublishFailedEventArgs, PublishSucceededEventArgs
 from ._exceptions import PublishError
 from ._options import FailedHandler, SucceededHandler
+from ._runs import QueuedItem, events_of
 
 __all__ = [
     "HandlerCall",
@@ -112,11 +113,15 @@ class Reporter:
             call.active = False
             current_handler_producer.reset(token)
 
-    def reads_failure(self, raise_if_unhandled: bool) -> bool:
-        """Whether a failure report will read its events (a handler's, or a raised
-        ``PublishError``): when not, :meth:`failed` may be given none (decoding the
-        events that the producer did not hold would be wasted)."""
-        return raise_if_unhandled or self._on_failed is not None
+    def failure_events(
+        self, items: Iterable[QueuedItem], raise_if_unhandled: bool
+    ) -> Sequence[Event]:
+        """The events of *items* for a :meth:`failed` report, or none if the report will
+        not read them (no handler, and not raised): decoding the events that the
+        producer did not hold would be wasted."""
+        if raise_if_unhandled or self._on_failed is not None:
+            return events_of(items)
+        return ()
 
     async def succeeded(self, events: Sequence[Event], partition_id: str) -> None:
         if self._on_succeeded is not None:

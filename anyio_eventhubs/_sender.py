@@ -96,9 +96,7 @@ class Sender:
                         break
                     cleared = isinstance(error, EventClearedError)
                     resend = await self._reporter.failed(
-                        self._events(send)
-                        if self._reporter.reads_failure(raise_if_unhandled)
-                        else (),
+                        self._reporter.failure_events(batch.events, raise_if_unhandled),
                         part.id,
                         error,
                         resendable=not cleared,
