@@ -26,7 +26,7 @@ exactly once.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate
 from typing import TypeAlias
 
@@ -57,6 +57,14 @@ class _Unheld(bytes):
 #: what a run holds in place of an ``EventData`` that the producer does not keep (it has
 #: no handler to give it back to): the event's encoded message stands for it
 UNHELD: bytes = _Unheld()
+
+
+def _is_event_data(event: Event) -> bool:
+    return type(event) is EventData
+
+
+def _is_unheld(event: Event) -> bool:
+    return event is UNHELD
 
 
 class QueuedRun:
@@ -135,21 +143,20 @@ class QueuedRun:
         )
         if arrivals is not None:
             head.arrivals, rest.arrivals = arrivals[:n], arrivals[n:]
-        held = self.event_data
-        if held:  # (a run of EventData alone splits by count; a mixed one is counted)
-            if held == self.count:
-                head.event_data = n
-            else:
-                head.event_data = sum(1 for e in head.events if type(e) is EventData)
-            rest.event_data = held - head.event_data
-        unheld = self.unheld
-        if unheld:
-            if unheld == self.count:
-                head.unheld = n
-            else:
-                head.unheld = sum(1 for e in head.events if e is UNHELD)
-            rest.unheld = unheld - head.unheld
+        if self.event_data:
+            head.event_data = self._in_head(self.event_data, head, _is_event_data)
+            rest.event_data = self.event_data - head.event_data
+        if self.unheld:
+            head.unheld = self._in_head(self.unheld, head, _is_unheld)
+            rest.unheld = self.unheld - head.unheld
         return head, rest
+
+    def _in_head(self, total: int, head: QueuedRun, test: Callable[[Event], bool]) -> int:
+        """How many of *head*'s events (its first) pass *test*, of *total* in the run: a
+        run of such events alone splits by count; a mixed one is counted."""
+        if total == self.count:
+            return head.count
+        return sum(1 for e in head.events if test(e))
 
     def __repr__(self) -> str:
         return f"<QueuedRun seq={self.seq} count={self.count} size={self.size}>"
