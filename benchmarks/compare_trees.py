@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         groups = [(1024, 50_000, "round_robin"), (16 * 1024, 5_000, "round_robin")]
     if args.handler:
         contenders = [*contenders, *HANDLER_CONTENDERS]
+    specs = {**CONTENDERS, **HANDLER_CONTENDERS}
     rows: list[dict[str, Any]] = []
     with EmulatorProcess() as emulator:
         for rep in range(args.repeats):
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                     pid, cpu = emulator.pid, _cpu_seconds(emulator.pid)
                     result = measure(
                         emulator,
-                        {**spec, "routing": routing, **{**CONTENDERS, **HANDLER_CONTENDERS}[cid]},
+                        {**spec, "routing": routing, **specs[cid]},
                         timeout=900,
                     )
                     after = _cpu_seconds(emulator.pid)
